@@ -37,8 +37,9 @@ def load_mnist(train: bool, transform: Optional[Callable] = None) -> datasets.MN
     try:
         return datasets.MNIST(str(root), train=train, transform=transform, download=True)
     except (OSError, RuntimeError) as error:
+        cause = str(error).splitlines()[0].rstrip(":")
         raise MNISTNotFoundError(
-            f"MNIST is not in {root.resolve()}/MNIST/raw and could not be downloaded ({error}). "
+            f"MNIST is not in {root.resolve()}/MNIST/raw and could not be downloaded ({cause}). "
             f"Set {ROOT_VARIABLE} to a folder that holds MNIST/raw/ (torchvision's layout), "
             "or run once with internet access."
         ) from None

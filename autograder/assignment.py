@@ -1,0 +1,28 @@
+"""Facts about the assignment the grader relies on: names, shapes, counts (no PyTorch needed to read them)."""
+
+from __future__ import annotations
+
+# The graded models: display name, the notebook's variable, the input of one sample, the variable
+# holding the student's parameter count, and the reference's parameter count.
+MODELS = {
+    "fc": {"name": "FC", "variable": "model_fc", "input": (784,), "answer": "fc_num_params", "parameters": 567434},
+    "lenet": {"name": "CNN_LeNet", "variable": "model_lenet", "input": (1, 28, 28), "answer": "lenet_num_params",
+              "parameters": 106154},
+    "cnn": {"name": "CNN", "variable": "model_cnn", "input": (1, 28, 28), "answer": "cnn_num_params",
+            "parameters": 98442},
+}
+# CNN widths other than the default that the checks build from the student's class.
+OTHER_CNN_FILTERS = ((8, 16, 32), (4, 8, 16))
+
+# Per-sample output shapes of the layers that change shapes (convolution, pooling, fully connected):
+# the notebook's summary tables. Activations are checked by the function checks instead.
+LAYER_SHAPES = {
+    "fc": [("linear", (512,)), ("linear", (256,)), ("linear", (128,)), ("linear", (10,))],
+    "lenet": [("conv2d", (6, 28, 28)), ("max_pool2d", (6, 14, 14)),
+              ("conv2d", (16, 14, 14)), ("max_pool2d", (16, 7, 7)),
+              ("linear", (120,)), ("linear", (84,)), ("linear", (10,))],
+    "cnn": [("conv2d", (16, 28, 28)), ("max_pool2d", (16, 14, 14)),
+            ("conv2d", (32, 14, 14)), ("max_pool2d", (32, 7, 7)),
+            ("conv2d", (64, 7, 7)), ("max_pool2d", (64, 3, 3)),
+            ("linear", (128,)), ("linear", (10,))],
+}

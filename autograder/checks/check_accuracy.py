@@ -1,0 +1,26 @@
+"""Test accuracy of each model after the grader trains it with a fixed seed and budget."""
+
+import pytest
+import torch
+
+from autograder.assignment import MODELS
+from autograder.training import train_and_test
+
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.check("{model}: test accuracy after the grader's training", points=6)
+def test_accuracy(graded, model):
+    spec, budget = MODELS[model], graded.settings.accuracy
+    module = graded.exported(model, spec["variable"]).module()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        accuracy = train_and_test(module, graded.mnist.train, graded.mnist.test, spec["input"],
+                                  budget.iterations[model], budget.batch_size, budget.lr, graded.settings.seed, device)
+    except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
+        raise AssertionError(f"{MODELS[model]['name']} could not be trained ({type(error).__name__}: {error})"[:300]) from None
+    graded.accuracies[model] = accuracy
+    threshold = budget.thresholds[model]
+    assert accuracy >= threshold, (
+        f"{MODELS[model]['name']} reached {accuracy:.3f} test accuracy after {budget.iterations[model]} training steps; "
+        f"at least {threshold:.2f} is expected")

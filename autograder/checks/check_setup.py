@@ -1,0 +1,37 @@
+"""The loss and optimizer of steps 3 and 4, judged by what they compute."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from autograder.context import close
+
+
+@pytest.mark.check("criterion is the cross-entropy loss", points=2)
+def test_criterion(graded):
+    setup = graded.setup
+    value = setup.get("criterion_value")
+    assert value is not None, f"criterion is not a loss function (found {setup.get('criterion_type')})"
+    generator = torch.Generator().manual_seed(graded.settings.seed)
+    logits = torch.randn(16, 10, generator=generator)
+    labels = torch.randint(0, 10, (16,), generator=generator)
+    expected = float(F.cross_entropy(logits, labels))
+    assert abs(value - expected) <= 1e-5 * max(1.0, expected), (
+        f"criterion gives {value:.4f} where the cross-entropy loss gives {expected:.4f} "
+        f"(found {setup.get('criterion_type')})")
+
+
+@pytest.mark.check("opt is SGD with learning rate 0.1 over model_fc's parameters", points=3)
+def test_optimizer(graded):
+    setup = graded.setup
+    assert setup.get("optimizer_type") == "torch.optim.sgd.SGD", f"opt should be torch.optim.SGD, found {setup.get('optimizer_type')}"
+    assert setup.get("optimizer_lr") == [0.1], f"opt's learning rate should be 0.1, found {setup.get('optimizer_lr')}"
+    deltas = graded.optimizer_step()
+    names = setup.get("optimizer_parameters")
+    assert names and names == list(graded.parameters("fc", "model_fc")) and set(deltas) == set(names), (
+        "opt.step() should update every parameter of model_fc")
+    generator = torch.Generator().manual_seed(graded.settings.seed + 1)
+    for name in names:
+        gradient = torch.randn(deltas[name].shape, generator=generator)
+        assert close(deltas[name], -0.1 * gradient, 1e-5), (
+            f"one opt.step() should move model_fc's {name} by -0.1 x its gradient; it did not")

@@ -1,0 +1,132 @@
+"""What the hidden checks see of one submission: the sandbox's artifacts, loaded safely and cached."""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from .artifacts import ArtifactError, ExportedModel, load_exported, load_tensors
+from .sandbox.process import SandboxRun
+from .settings import Settings
+
+
+class CheckFailure(AssertionError):
+    """A check cannot pass; the message is the reason shown to the student."""
+
+
+@dataclass
+class GradingContext:
+    run: SandboxRun
+    settings: Settings
+    mnist: "MnistTensors"
+    unreadable: str = ""                              # why the submission was not run at all
+    accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
+    _exported: dict = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.run.folder
+
+    @property
+    def report(self) -> dict:
+        return self.run.report
+
+    def phase_error(self, name: str) -> str | None:
+        phase = self.report.get("phases", {}).get(name)
+        if phase is None:
+            return f"not run ({self.ended_reason()})"
+        return phase.get("error")
+
+    def ended_reason(self) -> str:
+        if self.unreadable:
+            return self.unreadable
+        if self.run.ended == "finished":
+            return "an earlier step failed"
+        return f"the notebook's code {self.run.ended} before this step"
+
+    def require_phase(self, name: str, what: str) -> None:
+        error = self.phase_error(name)
+        if error:
+            raise CheckFailure(f"{what}: {error}")
+
+    def parameters(self, key: str, variable: str) -> dict[str, torch.Tensor]:
+        self.require_phase(f"export {key}" if not key.startswith("cnn_") else f"build {key}", f"could not build {variable}")
+        try:
+            return load_tensors(self.folder / f"{key}.pt")
+        except ArtifactError as error:
+            raise CheckFailure(f"{variable}: {error}") from None
+
+    def exported(self, key: str, variable: str) -> ExportedModel:
+        if key not in self._exported:
+            self.require_phase(f"export {key}", f"{variable} could not be run")
+            try:
+                self._exported[key] = load_exported(self.folder, key)
+            except ArtifactError as error:
+                self._exported[key] = CheckFailure(f"{variable}: {error}")
+        found = self._exported[key]
+        if isinstance(found, CheckFailure):
+            raise found
+        return found
+
+    @property
+    def answers(self) -> dict:
+        self.require_phase("answers", "the answers could not be read")
+        return self.report.get("answers", {})
+
+    @property
+    def setup(self) -> dict:
+        self.require_phase("setup", "criterion and opt could not be used")
+        return self.report.get("setup", {})
+
+    def optimizer_step(self) -> dict[str, torch.Tensor]:
+        try:
+            return load_tensors(self.folder / "optimizer_step.pt")
+        except ArtifactError as error:
+            raise CheckFailure(f"opt.step() left no result: {error}") from None
+
+    def loop(self, epochs: int) -> dict:
+        self.require_phase(f"loop {epochs}", f"train_model(..., epochs={epochs}) failed")
+        return self.report["loop"][str(epochs)]
+
+    def loop_weights(self, epochs: int) -> dict[str, torch.Tensor]:
+        self.loop(epochs)
+        try:
+            return load_tensors(self.folder / f"loop_{epochs}.pt")
+        except ArtifactError as error:
+            raise CheckFailure(f"train_model left no weights: {error}") from None
+
+
+@dataclass
+class MnistTensors:
+    """MNIST as whole tensors in the grader's process, loaded once (never given to the sandbox)."""
+
+    def load(self) -> None:
+        """Read both splits now (raises ``MNISTNotFoundError`` when the data is missing)."""
+        self.train, self.test
+
+    @cached_property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        from helpers.data import load_mnist_tensors
+
+        return load_mnist_tensors(train=True)
+
+    @cached_property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        from helpers.data import load_mnist_tensors
+
+        return load_mnist_tensors(train=False)
+
+
+def close(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> bool:
+    """Same shape and equal within ``tolerance`` relative to the larger magnitude (NaNs never equal)."""
+    if a.shape != b.shape or not torch.isfinite(a).all():
+        return False
+    scale = max(1.0, float(b.abs().max())) if b.numel() else 1.0
+    return float((a - b).abs().max()) <= tolerance * scale if a.numel() else True
+
+
+

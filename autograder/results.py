@@ -1,0 +1,85 @@
+"""A grading verdict, and its two renderings: a readable table and Gradescope's results.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class CheckResult:
+    name: str
+    group: str
+    score: float
+    max_score: float
+    reason: str = ""          # why points were lost; empty when the check passed
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+@dataclass
+class Verdict:
+    submission: str
+    checks: list[CheckResult]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)   # what stopped or limited grading
+    accuracies: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    def table(self) -> str:
+        width = max(len(c.name) for c in self.checks)
+        lines = [f"Grading {self.submission}", ""]
+        lines += [f"     {'check'.ljust(width)}  points"]
+        for check in self.checks:
+            mark = "ok   " if check.passed else "FAIL "
+            lines.append(f"{mark}{check.name.ljust(width)}  {check.score:g}/{check.max_score:g}")
+            if check.reason:
+                lines.append(f"      -> {check.reason}")
+        lines += ["", f"     {'total'.ljust(width)}  {self.score:g}/{self.max_score:g}"]
+        lines += [f"  note: {note}" for note in self.notes]
+        lines.append(f"  graded in {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+    def gradescope(self) -> dict:
+        """Gradescope's autograder results schema."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.seconds, 2),
+            "output": "\n".join(self.notes) or "Graded by the hidden checks.",
+            "tests": [
+                {
+                    "name": check.name,
+                    "score": check.score,
+                    "max_score": check.max_score,
+                    "status": "passed" if check.passed else "failed",
+                    "output": check.reason or "passed",
+                    "visibility": "visible",
+                    "tags": [check.group],
+                }
+                for check in self.checks
+            ],
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"score": self.score, "max_score": self.max_score}
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump(data, out, indent=2)
+    os.replace(temporary, path)

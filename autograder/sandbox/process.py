@@ -1,0 +1,131 @@
+"""Start the harness in a fresh, limited process and collect what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HARNESS = Path(__file__).with_name("harness.py")
+HELPERS = Path(__file__).resolve().parents[2] / "helpers"
+
+
+@dataclass
+class Limits:
+    """Resource limits of one sandbox run."""
+
+    total_seconds: float = 120.0      # wall clock for the whole run
+    cell_seconds: float = 30.0        # each notebook cell
+    phase_seconds: float = 30.0       # each export / probe phase
+    memory_bytes: int = 3 * 1024**3   # resident memory of the process
+    output_chars: int = 20_000        # printed output kept per phase
+    file_bytes: int = 64 * 1024**2    # any file the process writes (stdout included)
+
+
+@dataclass
+class SandboxRun:
+    """What came back: the artifact folder and how the process ended."""
+
+    folder: Path
+    returncode: int | None
+    ended: str                         # "finished", "timed out", "memory limit", "crashed"
+    seconds: float
+    stderr_tail: str = ""
+    report: dict = field(default_factory=dict)
+
+
+def _limit_process(limits: Limits):
+    def apply() -> None:
+        os.setsid()  # own process group: a timeout kills its children too
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+    return apply
+
+
+def _resident_bytes(pid: int) -> int:
+    """Resident memory of a process and its children (Linux /proc), 0 once it is gone."""
+    total = 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for process in [str(pid), *children]:
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def _clean_environment() -> dict:
+    """Only what Python and PyTorch need: no course paths, no data location, no grader settings."""
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "CUDA_VISIBLE_DEVICES", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
+               PYTHONDONTWRITEBYTECODE="1", MNIST_ROOT="/nonexistent")
+    return env
+
+
+class SandboxProcess:
+    """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
+    prepare (imports, data) while the student's code runs."""
+
+    def __init__(self, job: dict, limits: Limits) -> None:
+        self.limits = limits
+        self.folder = Path(tempfile.mkdtemp(prefix="grade-sandbox-"))
+        shutil.copy(HARNESS, self.folder / "harness.py")
+        shutil.copytree(HELPERS, self.folder / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+        job = dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
+                   output_limit=limits.output_chars)
+        (self.folder / "job.json").write_text(json.dumps(job))
+        self.ended = "finished"
+        self.started = time.monotonic()
+        with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "harness.py", "job.json"], cwd=self.folder, env=_clean_environment(),
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=_limit_process(limits),
+            )
+        self.watchdog = threading.Thread(target=self._watch, daemon=True)
+        self.watchdog.start()
+
+    def _watch(self) -> None:
+        while self.process.poll() is None:
+            if time.monotonic() - self.started > self.limits.total_seconds:
+                self.kill("timed out")
+            elif _resident_bytes(self.process.pid) > self.limits.memory_bytes:
+                self.kill("memory limit")
+            time.sleep(0.05)
+
+    def kill(self, why: str) -> None:
+        """Stop the sandbox and everything it started."""
+        if self.process.poll() is None:
+            self.ended = why
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+    def wait(self) -> SandboxRun:
+        """Wait for the end (limits still apply) and collect the report it left."""
+        self.watchdog.join()
+        returncode = self.process.wait()
+        ended = "crashed" if self.ended == "finished" and returncode != 0 else self.ended
+        try:
+            report = json.loads((self.folder / "report.json").read_text())
+        except (OSError, ValueError):
+            report = {}
+        stderr_tail = (self.folder / "stderr.txt").read_bytes()[-1500:].decode("utf-8", "replace")
+        return SandboxRun(self.folder, returncode, ended, time.monotonic() - self.started, stderr_tail, report)

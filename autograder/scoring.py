@@ -1,0 +1,96 @@
+"""Scoring a finished sandbox run: the hidden pytest checks over its artifacts, in this process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .assignment import MODELS
+from .context import GradingContext, MnistTensors
+from .results import CheckResult, Verdict
+from .sandbox.process import SandboxRun
+from .settings import Settings
+
+CHECKS_DIR = Path(__file__).with_name("checks")
+# The order in which results are reported: cheap facts first, training last.
+CHECK_FILES = ["check_parameters.py", "check_architecture.py", "check_setup.py", "check_training_loop.py",
+               "check_accuracy.py"]
+MODEL_NAMES = {key: spec["name"] for key, spec in MODELS.items()}
+
+
+class _CheckCollector:
+    """pytest plugin: hands the context to the checks and turns each outcome into a CheckResult."""
+
+    def __init__(self, context: GradingContext) -> None:
+        self.context = context
+        self.results: list[CheckResult] = []
+
+    @pytest.fixture
+    def graded(self) -> GradingContext:
+        return self.context
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "check(title, points): a graded check and its points")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        if not (report.when == "call" or (report.when == "setup" and report.failed)):
+            return
+        marker = item.get_closest_marker("check")
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        title = marker.args[0].format(model=MODEL_NAMES.get(params.get("model"), ""))
+        points = marker.kwargs["points"]
+        reason = "" if report.passed else _reason(call.excinfo)
+        group = item.module.__name__.rsplit(".", 1)[-1].removeprefix("check_").replace("_", " ")
+        self.results.append(CheckResult(title, group, points if report.passed else 0, points, reason))
+
+
+def _reason(excinfo) -> str:
+    if excinfo is None:
+        return "the check did not run"
+    error = excinfo.value
+    text = str(error) if isinstance(error, AssertionError) else f"could not be checked ({type(error).__name__}: {error})"
+    return " ".join(text.split())[:400]
+
+
+def run_checks(context: GradingContext) -> list[CheckResult]:
+    collector = _CheckCollector(context)
+    args = [*(str(CHECKS_DIR / name) for name in CHECK_FILES), "-q", "-p", "no:cacheprovider", "--assert=plain", "-o", "python_files=check_*.py",
+            "-o", "addopts=", "-W", "ignore"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(args, plugins=[collector])
+    return collector.results
+
+
+def _notes(run: SandboxRun) -> list[str]:
+    notes = []
+    if run.ended not in ("finished", "not run"):
+        notes.append(f"the submission's code {run.ended} (after {run.seconds:.0f} s); checks after that point score 0")
+    for name, phase in run.report.get("phases", {}).items():
+        if phase.get("error") and name.startswith("cell "):
+            notes.append(f"{name}: {phase['error'].splitlines()[-1][:200]}")
+        if phase.get("output_dropped"):
+            notes.append(f"{name}: {phase['output_dropped']} characters of printed output were dropped")
+    return notes
+
+
+def score(path: Path, run: SandboxRun | None, unreadable: str, settings: Settings, mnist: MnistTensors,
+          started: float) -> Verdict:
+    """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read)."""
+    if run is None:
+        run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, "not run", 0.0, report={})
+    notes = [unreadable] if unreadable else _notes(run)
+    try:
+        context = GradingContext(run, settings, mnist, unreadable=unreadable)
+        checks = run_checks(context)
+    finally:
+        shutil.rmtree(run.folder, ignore_errors=True)
+    return Verdict(str(path), checks, time.monotonic() - started, notes, dict(context.accuracies))

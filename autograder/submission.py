@@ -1,0 +1,72 @@
+"""Reading a submitted notebook and turning it into the program the sandbox runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+
+from .assignment import MODELS, OTHER_CNN_FILTERS
+
+ASSIGNMENT_NOTEBOOK = Path(__file__).resolve().parents[1] / "release" / "cnn" / "cnn.ipynb"
+SKIP_TAG = "skip-grading"
+MAX_NOTEBOOK_BYTES = 20 * 1024**2
+
+
+class SubmissionError(Exception):
+    """The file cannot be graded at all; the message says why (the verdict is 0)."""
+
+
+def read_answers(path: Path) -> dict[str, str]:
+    """The student's answer cells, by nbgrader grade id."""
+    if not path.is_file():
+        raise SubmissionError(f"{path} is not a file")
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB")
+    try:
+        nb = nbformat.reads(path.read_bytes().decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError):
+        raise SubmissionError("the file is not a Jupyter notebook (not valid notebook JSON)") from None
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for broken files
+        raise SubmissionError(f"the notebook cannot be read ({type(error).__name__})") from None
+    answers = {}
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "code" and meta.get("solution") and isinstance(meta.get("grade_id"), str):
+            answers[meta["grade_id"]] = cell.get("source", "")
+    if not answers:
+        raise SubmissionError("the notebook has none of the assignment's answer cells (wrong notebook?)")
+    return answers
+
+
+def build_program(answers: dict[str, str]) -> list[dict]:
+    """The cells to run, in the assignment's order: the student's answer cells and the assignment's
+    own (locked) code cells, taken from the release, not from the submission, so edits to them do not
+    count. Test cells and cells tagged ``skip-grading`` (data, training, figures, widgets) are left out."""
+    template = nbformat.read(ASSIGNMENT_NOTEBOOK, as_version=4)
+    cells = []
+    for cell in template.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta or meta.get("grade") or SKIP_TAG in cell.metadata.get("tags", []):
+            continue
+        grade_id = meta["grade_id"]
+        if meta.get("solution"):
+            code = answers.get(grade_id, f"raise NotImplementedError('answer cell {grade_id} is missing')")
+        else:
+            code = cell.source
+        cells.append({"id": grade_id, "code": code})
+    return cells
+
+
+def sandbox_job(answers: dict[str, str], settings) -> dict:
+    """Everything the harness needs to know: the cells, seeds and which names to record."""
+    return {
+        "cells": build_program(answers),
+        "seed": settings.seed,
+        "batch_size": settings.export_batch,
+        "models": {key: {"variable": m["variable"], "input": list(m["input"])} for key, m in MODELS.items()},
+        "answers": [m["answer"] for m in MODELS.values()],
+        "other_filters": [list(f) for f in OTHER_CNN_FILTERS],
+        "loop": settings.loop_probe,
+    }
