@@ -100,8 +100,9 @@ class ExportedModel:
                         order.append(name)
         return order
 
-    def layer_shapes(self, kinds: set[str]) -> list[tuple[str, tuple[int, ...]]]:
-        """(operator, per-sample output shape) of every call of the given operator kinds, in order."""
+    def layer_shapes(self, kinds: dict[str, str]) -> list[tuple[str, tuple[int, ...]]]:
+        """(layer kind, per-sample output shape) of every call of the operators in ``kinds`` (operator
+        name -> kind reported), in order."""
         shapes = []
         for node in self.program.graph.nodes:
             if node.op != "call_function":
@@ -110,8 +111,9 @@ class ExportedModel:
             value = node.meta.get("val")
             if isinstance(value, (tuple, list)):  # max_pool2d_with_indices
                 value = value[0]
-            if kind.rstrip("_") in kinds and hasattr(value, "shape"):
-                shapes.append((kind.rstrip("_").replace("_with_indices", ""), tuple(int(s) for s in value.shape[1:])))
+            kind = kind.rstrip("_").replace("_with_indices", "")
+            if kind in kinds and hasattr(value, "shape"):
+                shapes.append((kinds[kind], tuple(int(s) for s in value.shape[1:])))
         return shapes
 
 

@@ -18,11 +18,11 @@ OTHER_CNN_FILTERS = ((8, 16, 32), (4, 8, 16))
 # the notebook's summary tables. Activations are checked by the function checks instead.
 LAYER_SHAPES = {
     "fc": [("linear", (512,)), ("linear", (256,)), ("linear", (128,)), ("linear", (10,))],
-    "lenet": [("conv2d", (6, 28, 28)), ("max_pool2d", (6, 14, 14)),
-              ("conv2d", (16, 14, 14)), ("max_pool2d", (16, 7, 7)),
+    "lenet": [("conv", (6, 28, 28)), ("pool", (6, 14, 14)),
+              ("conv", (16, 14, 14)), ("pool", (16, 7, 7)),
               ("linear", (120,)), ("linear", (84,)), ("linear", (10,))],
-    "cnn": [("conv2d", (16, 28, 28)), ("max_pool2d", (16, 14, 14)),
-            ("conv2d", (32, 14, 14)), ("max_pool2d", (32, 7, 7)),
-            ("conv2d", (64, 7, 7)), ("max_pool2d", (64, 3, 3)),
+    "cnn": [("conv", (16, 28, 28)), ("pool", (16, 14, 14)),
+            ("conv", (32, 14, 14)), ("pool", (32, 7, 7)),
+            ("conv", (64, 7, 7)), ("pool", (64, 3, 3)),
             ("linear", (128,)), ("linear", (10,))],
 }

@@ -9,6 +9,11 @@ from autograder.reference import REFERENCES
 
 
 
+# Operators whose output shape is checked, and the layer kind they count as (pooling of any sort is
+# "pool" here: whether it is the right pooling is the function check's business).
+SHAPED_LAYERS = {"conv2d": "conv", "linear": "linear", "max_pool2d": "pool", "avg_pool2d": "pool"}
+
+
 def _describe(shapes):
     return ", ".join(f"{op} {'x'.join(map(str, shape))}" for op, shape in shapes) or "none"
 
@@ -17,7 +22,7 @@ def _describe(shapes):
 @pytest.mark.check("{model}: layer output shapes", points=4)
 def test_layer_shapes(graded, model):
     exported = graded.exported(model, MODELS[model]["variable"])
-    found = exported.layer_shapes({"conv2d", "linear", "max_pool2d", "avg_pool2d"})
+    found = exported.layer_shapes(SHAPED_LAYERS)
     expected = LAYER_SHAPES[model]
     assert found == expected, f"{MODELS[model]['name']} layers should output [{_describe(expected)}]; yours: [{_describe(found)}]"
 
