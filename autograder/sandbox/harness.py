@@ -274,6 +274,8 @@ def main() -> None:
     for epochs in job["loop"]["epochs"]:
         with phase(f"loop {epochs}"):
             report["loop"][str(epochs)] = probe_loop(namespace, job["loop"], epochs, folder)
+    report["complete"] = True
+    write_json(folder, "report.json", report)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class SandboxRun:
 
     folder: Path
     returncode: int | None
-    ended: str                         # "finished", "timed out", "memory limit", "crashed"
+    ended: str  # "finished", "timed out", "memory limit", "crashed", "exited early", "not run"
     seconds: float
     stderr_tail: str = ""
     report: dict = field(default_factory=dict)
@@ -122,10 +122,14 @@ class SandboxProcess:
         """Wait for the end (limits still apply) and collect the report it left."""
         self.watchdog.join()
         returncode = self.process.wait()
-        ended = "crashed" if self.ended == "finished" and returncode != 0 else self.ended
         try:
             report = json.loads((self.folder / "report.json").read_text())
         except (OSError, ValueError):
             report = {}
+        ended = self.ended
+        if ended == "finished" and returncode != 0:
+            ended = "crashed"
+        elif ended == "finished" and not report.get("complete"):
+            ended = "exited early"
         stderr_tail = (self.folder / "stderr.txt").read_bytes()[-1500:].decode("utf-8", "replace")
         return SandboxRun(self.folder, returncode, ended, time.monotonic() - self.started, stderr_tail, report)

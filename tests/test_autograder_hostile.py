@@ -1,0 +1,111 @@
+"""Hostile submissions: each gets the score its code earns, the grader survives, the run is bounded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from submissions import RELEASE, SOLUTION, edited
+
+pytestmark = pytest.mark.slow
+
+LOOP_POINTS = 25  # the six train_model checks
+
+
+def grade(path, tmp_path):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(path), "--json", str(tmp_path / "out.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout
+    results = json.loads((tmp_path / "out.json").read_text())
+    return results, result.stdout, time.monotonic() - started
+
+
+def failed_names(results):
+    return {t["name"] for t in results["tests"] if t["status"] == "failed"}
+
+
+TRAIN_START = '    device = next(model.parameters()).device\n'
+
+
+def test_infinite_loop_in_forward_costs_only_that_model(tmp_path):
+    path = edited(SOLUTION, tmp_path, "loop_forever", {"fc_class": [("    def forward(self, x):\n", "    def forward(self, x):\n        while True:\n            pass\n")]})
+    results, out, seconds = grade(path, tmp_path)
+    assert failed_names(results) == {"FC: layer output shapes", "FC: computes the intended function",
+                                     "FC: test accuracy after the grader's training"}
+    assert results["score"] == 100 - 16 and "timed out" in out
+    assert seconds < 150
+
+
+def test_exiting_the_interpreter_costs_only_what_was_not_observed(tmp_path):
+    path = edited(SOLUTION, tmp_path, "exit", {"train_model": [(TRAIN_START, TRAIN_START.replace("device = ", "import os; os._exit(0); device = "))]})
+    results, out, _ = grade(path, tmp_path)
+    assert results["score"] == 100 - LOOP_POINTS
+    assert all(name.startswith("train_model") for name in failed_names(results))
+    assert "exited early" in out
+
+
+def test_memory_bomb_is_stopped(tmp_path):
+    bomb = "hoard = []\n    while True:\n        hoard.append(bytearray(50_000_000))\n    "
+    path = edited(SOLUTION, tmp_path, "bomb", {"train_model": [(TRAIN_START, TRAIN_START.replace("    device = ", "    " + bomb + "device = "))]})
+    results, out, seconds = grade(path, tmp_path)
+    assert results["score"] == 100 - LOOP_POINTS and "memory limit" in out
+    assert seconds < 150
+
+
+def test_flooding_output_is_dropped_not_fatal(tmp_path):
+    path = edited(SOLUTION, tmp_path, "flood", {"fc_params": [("### END SOLUTION", "print('x' * 100_000_000)\n### END SOLUTION")]})
+    results, out, _ = grade(path, tmp_path)
+    assert results["score"] == 100
+    assert "characters of printed output were dropped" in out
+
+
+def test_monkeypatching_torch_does_not_raise_the_score(tmp_path):
+    patch = ("torch.Tensor.argmax = lambda self, *a, **k: torch.zeros(self.shape[0], dtype=torch.long)\n"
+             "torch.equal = lambda *a, **k: True\ntorch.allclose = lambda *a, **k: True\n"
+             "nn.functional.cross_entropy = lambda *a, **k: torch.tensor(0.0, requires_grad=True)\n")
+    path = edited(SOLUTION, tmp_path, "patched", {
+        "fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)")],  # a real bug: no ReLU after fc2
+        "loss_opt": [("### END SOLUTION", patch + "### END SOLUTION")],
+    })
+    results, _, _ = grade(path, tmp_path)
+    assert "FC: computes the intended function" in failed_names(results)
+    assert results["score"] <= 100 - 6
+
+
+def test_forged_results_files_are_ignored(tmp_path):
+    forged = json.dumps({"score": 100, "tests": []})
+    forge = (
+        "import os, pathlib\n"
+        f"for place in ['results.json', '../results.json', '/tmp/results.json', 'report.json', '{tmp_path / 'out.json'}']:\n"
+        "    try:\n"
+        f"        pathlib.Path(place).write_text({forged!r})\n"
+        "    except OSError:\n"
+        "        pass\n"
+        f"print({forged!r})\n"
+    )
+    path = edited(RELEASE, tmp_path, "forger", {"fc_params": [("raise NotImplementedError()", forge)]})
+    results, _, _ = grade(path, tmp_path)
+    assert results["score"] == 0
+
+
+def test_student_code_sees_neither_data_nor_grader(tmp_path):
+    spy = (
+        "import os, sys\n"
+        "seen = {'cwd': sorted(os.listdir('.')), 'mnist': os.environ.get('MNIST_ROOT'),\n"
+        "        'grader_env': sorted(k for k in os.environ if 'GRADE' in k or 'MNIST' in k),\n"
+        "        'grader_importable': any('autograder' in str(p) for p in sys.path)}\n"
+        "raise RuntimeError(f'SPY {seen}')\n"
+    )
+    path = edited(RELEASE, tmp_path, "spy", {"fc_params": [("raise NotImplementedError()", spy)]})
+    results, out, _ = grade(path, tmp_path)
+    line = next(l for l in out.splitlines() if "SPY" in l)
+    assert "'cwd': ['harness.py', 'helpers', 'job.json', 'report.json', 'stderr.txt', 'stdout.txt']" in line
+    assert "'mnist': '/nonexistent'" in line and "'grader_importable': False" in line
+    assert results["score"] == 0
