@@ -1,8 +1,9 @@
 """nbgrader settings for the course; the repository root is the course folder.
 
 ``nbgrader generate_assignment cnn`` (run from here) turns ``source/cnn`` into the student version in
-``release/cnn``: solutions stripped, explanatory cells locked, the ``helpers`` package copied beside the
-notebook so that the release folder is self-contained.
+``release/cnn``: solutions stripped, explanatory cells locked, and ``helpers`` linked beside the notebook
+(as ``source/cnn/helpers`` is). Copies of the folder follow the link: ``nbgrader release_assignment``,
+``zip -r`` and ``cp -rL`` all ship the helpers' files to students.
 """
 
 import shutil
@@ -24,12 +25,15 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ExecutePreprocessor.timeout = 1800
 
 
-def ship_helpers(assignment: str, student: str, notebooks: list) -> None:
-    """Copy the ``helpers`` package into the generated release, next to the notebook that imports it."""
+def link_helpers(assignment: str, student: str, notebooks: list) -> None:
+    """Put the ``helpers`` package next to the released notebook that imports it (nbgrader skips the
+    linked folder in ``source/cnn`` when it copies files), as a relative link to the one real copy."""
     target = COURSE_ROOT / "release" / assignment / "helpers"
-    if target.exists():
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
         shutil.rmtree(target)
-    shutil.copytree(COURSE_ROOT / "helpers", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    target.symlink_to(Path("..", "..", "helpers"), target_is_directory=True)
 
 
-c.GenerateAssignment.post_convert_hook = ship_helpers
+c.GenerateAssignment.post_convert_hook = link_helpers

@@ -4,6 +4,7 @@ stopping at the first unfilled exercise when run."""
 from __future__ import annotations
 
 import filecmp
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,12 @@ def release_nb():
 
 
 def relative_files(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    """Every file below ``folder``, links followed (as any copy of the release follows them)."""
+    return sorted(
+        str(Path(directory, name).relative_to(folder))
+        for directory, _, names in os.walk(folder, followlinks=True) if "__pycache__" not in directory
+        for name in names
+    )
 
 
 def test_release_equals_fresh_nbgrader_output(tmp_path):
@@ -58,7 +64,8 @@ def test_release_equals_fresh_nbgrader_output(tmp_path):
 
 def test_release_ships_helpers_and_images_but_no_grader():
     files = relative_files(RELEASE_DIR)
-    assert "helpers/__init__.py" in files
+    assert (RELEASE_DIR / "helpers").resolve() == (ROOT / "helpers").resolve()
+    assert "helpers/__init__.py" in files and "helpers/drawing_pad.py" in files
     assert {"img/mlp.png", "img/lenet5.png", "img/cnn.png", "img/grace_hopper.png"} <= set(files)
     assert not any(part.startswith("autograder") for name in files for part in Path(name).parts)
 

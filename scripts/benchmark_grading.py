@@ -1,0 +1,67 @@
+"""Speed of the autograder against grading the nbgrader way, on the same submission, in one run.
+
+Times ``python -m autograder grade`` and ``nbgrader autograde`` (which executes every cell, training
+included) on the reference solution, and prints both wall times and their ratio.
+
+    MNIST_ROOT=../shared/data python scripts/benchmark_grading.py [--repeat 3] [--skip-nbgrader]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSION = ROOT / "source" / "cnn" / "cnn.ipynb"
+ENV = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def autograder_seconds(repeat: int) -> list[float]:
+    return [timed([sys.executable, "-m", "autograder", "grade", str(SUBMISSION)], ROOT) for _ in range(repeat)]
+
+
+def nbgrader_seconds() -> float:
+    """``nbgrader autograde`` of the same notebook in a scratch course folder (release files beside it)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        course = Path(scratch)
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        shutil.copytree(ROOT / "helpers", course / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / "source", course / "source", symlinks=True)
+        nbgrader = [sys.executable, "-m", "nbgrader"]
+        subprocess.run([*nbgrader, "generate_assignment", "cnn"], cwd=course, env=ENV, check=True, capture_output=True)
+        subprocess.run([*nbgrader, "db", "student", "add", "bench"], cwd=course, env=ENV, check=True, capture_output=True)
+        submitted = course / "submitted" / "bench" / "cnn"
+        shutil.copytree(course / "release" / "cnn", submitted)
+        shutil.copy(SUBMISSION, submitted / "cnn.ipynb")
+        return timed([*nbgrader, "autograde", "cnn", "--student", "bench"], course)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="autograder runs (the median is reported)")
+    parser.add_argument("--skip-nbgrader", action="store_true", help="time the autograder only")
+    args = parser.parse_args()
+    ours = autograder_seconds(args.repeat)
+    print(f"autograder grade:   median {statistics.median(ours):6.1f} s  (runs: {', '.join(f'{s:.1f}' for s in ours)})")
+    if args.skip_nbgrader:
+        return
+    theirs = nbgrader_seconds()
+    print(f"nbgrader autograde: {theirs:6.1f} s")
+    print(f"speed-up: {theirs / statistics.median(ours):.1f}x (target: at least 4x, and at most 30 s per submission)")
+
+
+if __name__ == "__main__":
+    main()
