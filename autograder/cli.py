@@ -1,4 +1,8 @@
-"""Command line: ``python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json]``."""
+"""Command line.
+
+    python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json]
+    python -m autograder batch COURSE_DIR [--assignment cnn] [--jobs N] [--csv grades.csv] [--force]
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     one = commands.add_parser("grade", help="grade one submitted notebook")
     one.add_argument("submission", type=Path, help="the student's cnn.ipynb")
     one.add_argument("--json", type=Path, metavar="RESULTS.json", help="also write Gradescope's results.json here")
+    many = commands.add_parser("batch", help="grade every submission of an nbgrader course folder")
+    many.add_argument("course", type=Path, help="the course folder (with submitted/<student>/<assignment>/)")
+    many.add_argument("--assignment", default="cnn")
+    many.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
+    many.add_argument("--csv", type=Path, help="the class CSV (default: COURSE/<assignment>_grades.csv)")
+    many.add_argument("--force", action="store_true", help="grade again what an earlier run graded")
     return parser
 
 
@@ -27,12 +37,22 @@ def grade_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def batch_command(args: argparse.Namespace) -> int:
+    from .batch.command import batch  # nbgrader's gradebook is only needed here: keep `grade` quick to start
+
+    if args.jobs < 1:
+        print("autograder: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    return batch(args.course, args.assignment, args.jobs, args.csv, args.force)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return grade_command(args)
+        return grade_command(args) if args.command == "grade" else batch_command(args)
     except KeyboardInterrupt:
-        print("autograder: interrupted", file=sys.stderr)
+        print("\nautograder: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
+        return 130
     except (OSError, RuntimeError) as error:  # MNISTNotFoundError is a RuntimeError
         print(f"autograder: cannot grade: {error}", file=sys.stderr)
     return 2

@@ -25,6 +25,7 @@ class GradingContext:
     mnist: "MnistTensors"
     unreadable: str = ""                              # why the submission was not run at all
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
+    layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
 
     @property

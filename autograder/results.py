@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -16,6 +16,7 @@ class CheckResult:
     score: float
     max_score: float
     reason: str = ""          # why points were lost; empty when the check passed
+    hint: str = ""            # what to look at when it fails
 
     @property
     def passed(self) -> bool:
@@ -28,7 +29,7 @@ class Verdict:
     checks: list[CheckResult]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)   # what stopped or limited grading
-    accuracies: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)      # accuracies and layer shapes, for feedback
 
     @property
     def score(self) -> float:
@@ -67,19 +68,22 @@ class Verdict:
                     "output": check.reason or "passed",
                     "visibility": "visible",
                     "tags": [check.group],
+                    "extra_data": {"hint": check.hint} if not check.passed else {},
                 }
                 for check in self.checks
             ],
+            "extra_data": self.details,
         }
 
-    def to_dict(self) -> dict:
-        return asdict(self) | {"score": self.score, "max_score": self.max_score}
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file (``.<name>.*.tmp``) and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", newline="") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(data, out, indent=2)
-    os.replace(temporary, path)
+    write_text_atomically(path, json.dumps(data, indent=2))

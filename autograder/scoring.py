@@ -50,7 +50,8 @@ class _CheckCollector:
         points = marker.kwargs["points"]
         reason = "" if report.passed else _reason(call.excinfo)
         group = item.module.__name__.rsplit(".", 1)[-1].removeprefix("check_").replace("_", " ")
-        self.results.append(CheckResult(title, group, points if report.passed else 0, points, reason))
+        hint = marker.kwargs.get("hint", "")
+        self.results.append(CheckResult(title, group, points if report.passed else 0, points, reason, hint))
 
 
 def _reason(excinfo) -> str:
@@ -93,4 +94,5 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, settings: Setting
         checks = run_checks(context)
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)
-    return Verdict(str(path), checks, time.monotonic() - started, notes, dict(context.accuracies))
+    details = {"accuracies": dict(context.accuracies), "layers": dict(context.layers)}
+    return Verdict(str(path), checks, time.monotonic() - started, notes, details)

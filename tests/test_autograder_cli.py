@@ -37,7 +37,7 @@ def test_solution_gets_full_marks(tmp_path):
     check_gradescope_schema(results)
     failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] == "failed"]
     assert failed == [] and results["score"] == TOTAL
-    assert f"total" in result.stdout and f"{TOTAL}/{TOTAL}" in result.stdout
+    assert "total" in result.stdout and f"{TOTAL}/{TOTAL}" in result.stdout
 
 
 def test_untouched_release_scores_zero_everywhere(tmp_path):

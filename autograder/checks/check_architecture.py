@@ -19,16 +19,19 @@ def _describe(shapes):
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-@pytest.mark.check("{model}: layer output shapes", points=4)
+@pytest.mark.check("{model}: layer output shapes", points=4,
+                   hint='Check kernel size, padding and pooling of each block against the summary table.')
 def test_layer_shapes(graded, model):
     exported = graded.exported(model, MODELS[model]["variable"])
     found = exported.layer_shapes(SHAPED_LAYERS)
+    graded.layers[model] = [[kind, list(shape)] for kind, shape in found]
     expected = LAYER_SHAPES[model]
     assert found == expected, f"{MODELS[model]['name']} layers should output [{_describe(expected)}]; yours: [{_describe(found)}]"
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-@pytest.mark.check("{model}: computes the intended function", points=6)
+@pytest.mark.check("{model}: computes the intended function", points=6,
+                   hint='Look for a missing or extra activation, the kind of pooling, and flattening with torch.flatten(x, 1).')
 def test_function(graded, model):
     spec = MODELS[model]
     exported = graded.exported(model, spec["variable"])

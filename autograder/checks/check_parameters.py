@@ -8,7 +8,8 @@ from autograder.reference import ReferenceCNN, parameter_count
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-@pytest.mark.check("{model} has the right number of parameters", points=4)
+@pytest.mark.check("{model} has the right number of parameters", points=4,
+                   hint='Compare your layers with the table in the notebook: in and out sizes of every nn.Linear and nn.Conv2d.')
 def test_parameter_count(graded, model):
     spec = MODELS[model]
     found = sum(t.numel() for t in graded.parameters(model, spec["variable"]).values())
@@ -16,7 +17,8 @@ def test_parameter_count(graded, model):
     assert found == expected, f"{spec['name']} should have {expected} parameters, yours has {found}"
 
 
-@pytest.mark.check("CNN(filters=...) sizes its layers from filters", points=4)
+@pytest.mark.check("CNN(filters=...) sizes its layers from filters", points=4,
+                   hint='Use filters[0], filters[1] and filters[2] everywhere instead of 16, 32 and 64, including the first Linear layer.')
 def test_other_filters(graded):
     for filters in OTHER_CNN_FILTERS:
         key = "cnn_" + "_".join(map(str, filters))
@@ -26,7 +28,8 @@ def test_other_filters(graded):
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-@pytest.mark.check("your answer: parameters of {model}", points=2)
+@pytest.mark.check("your answer: parameters of {model}", points=2,
+                   hint='Each layer has weights (inputs x outputs, times k x k for a convolution) plus one bias per output.')
 def test_answer(graded, model):
     spec = MODELS[model]
     answer = graded.answers.get(spec["answer"])

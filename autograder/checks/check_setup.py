@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from autograder.context import close
 
 
-@pytest.mark.check("criterion is the cross-entropy loss", points=2)
+@pytest.mark.check("criterion is the cross-entropy loss", points=2,
+                   hint='Step 3 asks for nn.CrossEntropyLoss(), applied to the raw logits.')
 def test_criterion(graded):
     setup = graded.setup
     value = setup.get("criterion_value")
@@ -21,7 +22,8 @@ def test_criterion(graded):
         f"(found {setup.get('criterion_type')})")
 
 
-@pytest.mark.check("opt is SGD with learning rate 0.1 over model_fc's parameters", points=3)
+@pytest.mark.check("opt is SGD with learning rate 0.1 over model_fc's parameters", points=3,
+                   hint='Step 4: torch.optim.SGD(model_fc.parameters(), lr=0.1), nothing else.')
 def test_optimizer(graded):
     setup = graded.setup
     assert setup.get("optimizer_type") == "torch.optim.sgd.SGD", f"opt should be torch.optim.SGD, found {setup.get('optimizer_type')}"

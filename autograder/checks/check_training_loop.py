@@ -42,9 +42,9 @@ def _training_segments(events):
     return segments
 
 
-@pytest.mark.check("train_model: one forward, loss, backward and optimizer step per batch", points=5)
+@pytest.mark.check("train_model: one forward, loss, backward and optimizer step per batch", points=5,
+                   hint='Steps 6 to 9 happen exactly once per batch, in that order.')
 def test_steps_per_batch(graded):
-    spec = graded.settings.loop_probe
     events = graded.loop(2)["events"]
     segments = _training_segments(events)
     assert segments, "train_model never called the model on a training batch"
@@ -57,7 +57,8 @@ def test_steps_per_batch(graded):
             f"training batch {index + 1}: the steps run in the order {segment}")
 
 
-@pytest.mark.check("train_model: resets the gradients every batch", points=4)
+@pytest.mark.check("train_model: resets the gradients every batch", points=4,
+                   hint='Step 10: opt.zero_grad() once per batch, otherwise gradients accumulate.')
 def test_gradient_reset(graded):
     events = [e["event"] for e in graded.loop(2)["events"]]
     backwards = [i for i, name in enumerate(events) if name == "backward"]
@@ -69,7 +70,8 @@ def test_gradient_reset(graded):
             "once per batch (before backward or after step)")
 
 
-@pytest.mark.check("train_model: weights match a reference loop from the same start", points=6)
+@pytest.mark.check("train_model: weights match a reference loop from the same start", points=6,
+                   hint='Use the crit and opt passed in, one backward and one step per batch, and reset the gradients.')
 def test_weights_match_reference(graded):
     spec = graded.settings.loop_probe
     found = graded.loop_weights(2)
@@ -80,7 +82,8 @@ def test_weights_match_reference(graded):
         "from the same weights")
 
 
-@pytest.mark.check("train_model: trains for the given number of epochs", points=4)
+@pytest.mark.check("train_model: trains for the given number of epochs", points=4,
+                   hint='Loop over range(epochs) and return one test accuracy per epoch.')
 def test_honours_epochs(graded):
     spec = graded.settings.loop_probe
     batches = len(_probe_batches(spec))
@@ -101,13 +104,15 @@ def _test_forwards(graded):
     return forwards
 
 
-@pytest.mark.check("train_model: evaluates in eval mode", points=3)
+@pytest.mark.check("train_model: evaluates in eval mode", points=3,
+                   hint='Call model.eval() before measuring the test accuracy.')
 def test_evaluation_mode(graded):
     forwards = _test_forwards(graded)
     assert not any(e["training"] for e in forwards), "the test set is evaluated in training mode: call model.eval()"
 
 
-@pytest.mark.check("train_model: evaluates without gradients", points=3)
+@pytest.mark.check("train_model: evaluates without gradients", points=3,
+                   hint='Measure the test accuracy inside `with torch.no_grad():`.')
 def test_evaluation_without_gradients(graded):
     forwards = _test_forwards(graded)
     assert not any(e["grad_enabled"] for e in forwards), (

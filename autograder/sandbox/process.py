@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -43,9 +44,18 @@ class SandboxRun:
     report: dict = field(default_factory=dict)
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills the sandbox when the grader dies (e.g. a batch is interrupted)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _limit_process(limits: Limits):
     def apply() -> None:
         os.setsid()  # own process group: a timeout kills its children too
+        _die_with_parent()
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))

@@ -1,0 +1,1 @@
+"""``python -m autograder batch``: grade every submission of an nbgrader course folder."""
