@@ -2,6 +2,7 @@
 
     python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json]
     python -m autograder batch COURSE_DIR [--assignment cnn] [--jobs N] [--csv grades.csv] [--force]
+    python -m autograder gradescope OUT_DIR
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     many.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
     many.add_argument("--csv", type=Path, help="the class CSV (default: COURSE/<assignment>_grades.csv)")
     many.add_argument("--force", action="store_true", help="grade again what an earlier run graded")
+    bundle = commands.add_parser("gradescope", help="build the autograder.zip to upload to Gradescope")
+    bundle.add_argument("out_dir", type=Path, help="where to write autograder.zip")
     return parser
 
 
@@ -46,10 +49,23 @@ def batch_command(args: argparse.Namespace) -> int:
     return batch(args.course, args.assignment, args.jobs, args.csv, args.force)
 
 
+def gradescope_command(args: argparse.Namespace) -> int:
+    from .gradescope.bundle import build_bundle
+
+    target = build_bundle(args.out_dir)
+    print(f"wrote {target} ({target.stat().st_size / 1024:.0f} KB)")
+    print("Upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu 22.04 or newer);")
+    print("students submit their cnn.ipynb. The README's Gradescope section gives the container size it needs.")
+    return 0
+
+
+COMMANDS = {"grade": grade_command, "batch": batch_command, "gradescope": gradescope_command}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return grade_command(args) if args.command == "grade" else batch_command(args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("\nautograder: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
         return 130

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import torch
+
+from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, load_exported, load_tensors
 from .sandbox.process import SandboxRun
@@ -104,7 +105,7 @@ class GradingContext:
 
 @dataclass
 class MnistTensors:
-    """MNIST as whole tensors in the grader's process, loaded once (never given to the sandbox)."""
+    """MNIST as whole uint8 tensors in the grader's process, loaded once (never given to the sandbox)."""
 
     def load(self) -> None:
         """Read both splits now (raises ``MNISTNotFoundError`` when the data is missing)."""
@@ -112,15 +113,11 @@ class MnistTensors:
 
     @cached_property
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:
-        from helpers.data import load_mnist_tensors
-
-        return load_mnist_tensors(train=True)
+        return load_mnist_pixels(train=True)
 
     @cached_property
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
-        from helpers.data import load_mnist_tensors
-
-        return load_mnist_tensors(train=False)
+        return load_mnist_pixels(train=False)
 
 
 def close(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> bool:
@@ -129,6 +126,3 @@ def close(a: torch.Tensor, b: torch.Tensor, tolerance: float) -> bool:
         return False
     scale = max(1.0, float(b.abs().max())) if b.numel() else 1.0
     return float((a - b).abs().max()) <= tolerance * scale if a.numel() else True
-
-
-

@@ -79,7 +79,7 @@ def render_feedback(student: str, assignment: str, results: dict) -> str:
 <div class="models">{''.join(_architecture(key, extra.get('layers', {}).get(key)) for key in MODELS)}</div>
 <h2>Your models' accuracy</h2>
 <p>The grader trained each of your models from a fixed starting point for a short, fixed budget and measured
-its accuracy on the 10,000 test images.</p>
+its accuracy on the first {Settings().accuracy.test_images:,} test images.</p>
 {_accuracies(extra.get('accuracies', {}))}
 </body></html>
 """

@@ -16,10 +16,11 @@ class AccuracyBudget:
     learn stays near 0.1.
     """
 
-    iterations: dict = field(default_factory=lambda: {"fc": 200, "lenet": 200, "cnn": 120})
+    iterations: dict = field(default_factory=lambda: {"fc": 200, "lenet": 120, "cnn": 80})
+    test_images: int = 2000          # the first ones of the test set: +-1% precision, a fifth of the time
     batch_size: int = 100
     lr: float = 0.002                # Adam
-    thresholds: dict = field(default_factory=lambda: {"fc": 0.85, "lenet": 0.75, "cnn": 0.80})
+    thresholds: dict = field(default_factory=lambda: {"fc": 0.85, "lenet": 0.70, "cnn": 0.75})
 
 
 @dataclass(frozen=True)

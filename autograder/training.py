@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.data import pixels_to_float
+
 
 def reinitialise(module: nn.Module, seed: int) -> None:
     """PyTorch's default initialisation for every conv/linear weight and its bias, from a fixed seed,
@@ -24,33 +26,57 @@ def reinitialise(module: nn.Module, seed: int) -> None:
                     nn.init.uniform_(bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
 
 
+def _layout(module: nn.Module, input_shape: tuple[int, ...], batch_size: int) -> torch.memory_format:
+    """Channels-last for image input: CPU convolutions run about a third faster in it. A graph that
+    cannot take it (one that views a channels-last tensor as flat fails) keeps the default layout."""
+    if len(input_shape) != 3:
+        return torch.contiguous_format
+    try:
+        with torch.no_grad():
+            module.to(memory_format=torch.channels_last)(
+                torch.zeros(batch_size, *input_shape).contiguous(memory_format=torch.channels_last))
+        return torch.channels_last
+    except RuntimeError:
+        module.to(memory_format=torch.contiguous_format)
+        return torch.contiguous_format
+
+
 def train_and_test(
     module: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
     test: tuple[torch.Tensor, torch.Tensor],
     input_shape: tuple[int, ...],
     iterations: int,
+    test_images: int,
     batch_size: int,
     lr: float,
     seed: int,
     device: torch.device,
 ) -> float:
     """Reinitialise, train with Adam on the first ``iterations`` batches (in a fixed order), return the
-    test accuracy. Adam reaches a telling accuracy in far fewer steps than the notebook's SGD."""
+    accuracy on the first ``test_images`` test images. Adam reaches a telling accuracy in far fewer
+    steps than the notebook's SGD.
+
+    ``train`` and ``test`` hold uint8 pixels (see ``helpers.data.load_mnist_pixels``); each batch is
+    converted to floats when it is used, which keeps the grader's memory small.
+    """
+    layout = _layout(module, input_shape, batch_size)
     reinitialise(module, seed)
     module.to(device)
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     images, labels = train
     for start in range(0, iterations * batch_size, batch_size):
-        x = images[start:start + batch_size].reshape(batch_size, *input_shape).to(device)
+        x = pixels_to_float(images[start:start + batch_size]).reshape(batch_size, *input_shape)
+        x = x.to(device, memory_format=layout)
         loss = F.cross_entropy(module(x), labels[start:start + batch_size].to(device))
         loss.backward()
         opt.step()
         opt.zero_grad()
     correct = 0
-    images, labels = test
+    images, labels = test[0][:test_images], test[1][:test_images]
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].reshape(batch_size, *input_shape).to(device)
+            x = pixels_to_float(images[start:start + batch_size]).reshape(batch_size, *input_shape)
+            x = x.to(device, memory_format=layout)
             correct += int((module(x).argmax(dim=1).cpu() == labels[start:start + batch_size]).sum())
     return correct / len(images)

@@ -19,7 +19,7 @@ from autograder.assignment import MODELS  # noqa: E402
 from autograder.reference import REFERENCES  # noqa: E402
 from autograder.settings import Settings  # noqa: E402
 from autograder.training import train_and_test  # noqa: E402
-from helpers.data import load_mnist_tensors  # noqa: E402
+from helpers.data import load_mnist_pixels  # noqa: E402
 
 
 def main() -> None:
@@ -27,14 +27,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
     budget = Settings().accuracy
-    train, test = load_mnist_tensors(train=True), load_mnist_tensors(train=False)
+    train, test = load_mnist_pixels(train=True), load_mnist_pixels(train=False)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"budget: Adam lr {budget.lr}, batch {budget.batch_size}, iterations {budget.iterations}; device {device}")
     for key, spec in MODELS.items():
         accuracies, started = [], time.perf_counter()
         for seed in range(args.seeds):
             accuracies.append(train_and_test(REFERENCES[key](), train, test, spec["input"], budget.iterations[key],
-                                             budget.batch_size, budget.lr, seed, device))
+                                             budget.test_images, budget.batch_size, budget.lr, seed, device))
         seconds = (time.perf_counter() - started) / args.seeds
         threshold = budget.thresholds[key]
         print(f"{spec['name']:>10}: accuracy {min(accuracies):.3f} to {max(accuracies):.3f} over {args.seeds} seeds, "

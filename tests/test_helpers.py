@@ -25,8 +25,9 @@ from helpers import (
     count_parameters,
     load_blackwhite_image,
     load_mnist,
-    load_mnist_tensors,
+    load_mnist_pixels,
     mnist_root,
+    pixels_to_float,
     seed_everything,
     visualize_convolution,
 )
@@ -81,12 +82,12 @@ def test_load_mnist_reads_both_splits_from_the_shared_folder():
     assert image.shape == (1, 28, 28) and label == 5
 
 
-def test_load_mnist_tensors_matches_to_tensor():
-    images, labels = load_mnist_tensors(train=False)
-    assert images.shape == (10000, 1, 28, 28) and labels.shape == (10000,)
+def test_mnist_pixels_as_floats_match_to_tensor():
+    pixels, labels = load_mnist_pixels(train=False)
+    assert pixels.shape == (10000, 1, 28, 28) and pixels.dtype == torch.uint8 and labels.shape == (10000,)
     reference = load_mnist(train=False, transform=transforms.ToTensor())
     for index in (0, 1234, 9999):
-        assert torch.equal(images[index], reference[index][0])
+        assert torch.equal(pixels_to_float(pixels[index]), reference[index][0])
         assert labels[index] == reference[index][1]
 
 

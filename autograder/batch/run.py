@@ -1,9 +1,11 @@
-"""Grading a list of submissions, several at a time, each in its own grading process."""
+"""Grading a list of submissions, several at a time, by long-lived grading processes."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import select
 import signal
 import subprocess
 import sys
@@ -30,26 +32,56 @@ def _threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def grade_in_process(submission: Submission, threads: int, timeout: float, running: set) -> Outcome:
-    """Run ``python -m autograder grade`` for one submission; its results file appears atomically.
-    The child is listed in ``running`` while it runs, so an interrupted batch can stop it at once."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "autograder", "grade", str(submission.notebook), "--json", str(submission.results)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    running.add(process)
-    try:
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return Outcome(submission, None, f"grading took longer than {timeout:.0f} s")
-    finally:
-        running.discard(process)
-    if process.returncode != 0:
-        lines = [line for line in stderr.strip().splitlines() if line.strip()]
-        return Outcome(submission, None, lines[-1] if lines else f"grader exited with {process.returncode}")
-    return Outcome(submission, json.loads(submission.results.read_text()))
+class Worker:
+    """A grading process (``autograder.batch.worker``) kept for many submissions, started when first
+    needed and again after it was stopped or died."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.process: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        return subprocess.Popen([sys.executable, "-m", "autograder.batch.worker"], cwd=ROOT, env=env, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def grade(self, submission: Submission, timeout: float) -> Outcome:
+        """Grade one submission; its results file appears atomically."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = self._start()
+        request = {"notebook": str(submission.notebook), "results": str(submission.results)}
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            return self._died(submission)
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            self.stop()
+            return Outcome(submission, None, f"grading took longer than {timeout:.0f} s")
+        line = self.process.stdout.readline()
+        if not line:
+            return self._died(submission)
+        reply = json.loads(line)
+        if "error" in reply:
+            return Outcome(submission, None, reply["error"])
+        return Outcome(submission, json.loads(submission.results.read_text()))
+
+    def _died(self, submission: Submission) -> Outcome:
+        status = self.process.wait()
+        self.process = None
+        return Outcome(submission, None, f"the grading process died (exit status {status})")
+
+    def stop(self) -> None:
+        """Kill the process at once (its sandbox dies with it); the next submission starts a new one."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+            self.process = None
 
 
 def grade_all(
@@ -68,23 +100,29 @@ def grade_all(
             on_done(outcomes[submission.student])
         else:
             todo.append(submission)
-    threads, running = _threads_per_job(jobs), set()
+    workers = [Worker(_threads_per_job(jobs)) for _ in range(min(jobs, len(todo)))]
+    idle: queue.Queue[Worker] = queue.Queue()
+    for worker in workers:
+        idle.put(worker)
+
+    def grade_one(submission: Submission) -> Outcome:
+        worker = idle.get()
+        try:
+            return worker.grade(submission, timeout)
+        finally:
+            idle.put(worker)
+
     pool = ThreadPoolExecutor(max_workers=jobs)
-    futures = [pool.submit(grade_in_process, s, threads, timeout, running) for s in todo]
+    futures = [pool.submit(grade_one, s) for s in todo]
     try:
         for future in as_completed(futures):
             outcome = future.result()
             outcomes[outcome.submission.student] = outcome
             on_done(outcome)
-    except BaseException:  # Ctrl-C: stop the gradings in flight; finished results are already complete
+    finally:  # also on Ctrl-C: stop the gradings in flight; finished results are already complete
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(running):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        raise
-    pool.shutdown()
+        for worker in workers:
+            worker.stop()
     return [outcomes[s.student] for s in submissions]
 
 

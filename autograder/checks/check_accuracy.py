@@ -7,7 +7,6 @@ from autograder.assignment import MODELS
 from autograder.training import train_and_test
 
 
-
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.check("{model}: test accuracy after the grader's training", points=6,
                    hint='A model that trains in the notebook passes easily: check that the loss goes down there.')
@@ -16,8 +15,8 @@ def test_accuracy(graded, model):
     module = graded.exported(model, spec["variable"]).module()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        accuracy = train_and_test(module, graded.mnist.train, graded.mnist.test, spec["input"],
-                                  budget.iterations[model], budget.batch_size, budget.lr, graded.settings.seed, device)
+        accuracy = train_and_test(module, graded.mnist.train, graded.mnist.test, spec["input"], budget.iterations[model],
+                                  budget.test_images, budget.batch_size, budget.lr, graded.settings.seed, device)
     except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
         raise AssertionError(f"{MODELS[model]['name']} could not be trained ({type(error).__name__}: {error})"[:300]) from None
     graded.accuracies[model] = accuracy

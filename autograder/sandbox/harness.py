@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 
 import torch
@@ -98,12 +99,14 @@ class Phase:
         sys.stdout = sys.stderr = self.stream
         signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.started = time.monotonic()
         return self
 
     def __exit__(self, kind, error, tb):
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = _STDOUT, _STDERR
-        entry = {"output": self.stream.text()[-2000:], "output_dropped": self.stream.dropped}
+        entry = {"output": self.stream.text()[-2000:], "output_dropped": self.stream.dropped,
+                 "seconds": round(time.monotonic() - self.started, 3)}
         if kind is PhaseTimeout:
             entry["error"] = f"timed out after {self.seconds:g} s"
         elif kind is not None:

@@ -62,21 +62,31 @@ def _limit_process(limits: Limits):
     return apply
 
 
-def _resident_bytes(pid: int) -> int:
-    """Resident memory of a process and its children (Linux /proc), 0 once it is gone."""
-    total = 0
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux /proc), none once it is gone."""
+    children = []
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for thread in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(child) for child in (thread / "children").read_text().split()]
     except OSError:
-        children = []
-    for process in [str(pid), *children]:
-        try:
-            for line in Path(f"/proc/{process}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
+        pass
+    return children
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    return [pid, *(descendant for child in child_pids(pid) for descendant in process_tree(child))]
+
+
+def resident_bytes(pid: int) -> int:
+    """Resident memory of one process (Linux /proc), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _clean_environment() -> dict:
@@ -114,7 +124,7 @@ class SandboxProcess:
         while self.process.poll() is None:
             if time.monotonic() - self.started > self.limits.total_seconds:
                 self.kill("timed out")
-            elif _resident_bytes(self.process.pid) > self.limits.memory_bytes:
+            elif sum(map(resident_bytes, process_tree(self.process.pid))) > self.limits.memory_bytes:
                 self.kill("memory limit")
             time.sleep(0.05)
 

@@ -1,0 +1,36 @@
+"""A long-lived grading process of a batch: it imports PyTorch and loads MNIST once, then grades the
+submissions it is sent, one after the other. Each student's code still runs in its own fresh sandbox;
+this process only scores artifacts, so nothing of one submission reaches the next.
+
+Protocol: one JSON object per line on stdin (``{"notebook": ..., "results": ...}``), one reply per
+line on stdout (``{"ok": true}`` once the results file is written, or ``{"error": why}``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..context import MnistTensors
+from ..engine import grade
+from ..results import write_json_atomically
+
+
+def main() -> None:
+    replies, sys.stdout = sys.stdout, sys.stderr  # stdout carries replies only
+    mnist = MnistTensors()
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            verdict = grade(Path(request["notebook"]), mnist=mnist)
+            write_json_atomically(Path(request["results"]), verdict.gradescope())
+            reply = {"ok": True}
+        except (OSError, RuntimeError) as error:  # the grader cannot run (MNIST missing, disk full)
+            reply = {"error": str(error).splitlines()[0] if str(error) else type(error).__name__}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Throughput of batch grading: a course folder of mixed submissions (mostly the solution, some with
+one bug, a few untouched releases) graded with ``--jobs 1`` and then ``--jobs 2``, in one run.
+
+Prints submissions per minute for both, the speed-up of the second, the peak memory of a grading
+process (a batch worker with the sandbox it runs) and whether both runs gave the same grades.
+
+    MNIST_ROOT=../shared/data python scripts/benchmark_batch.py [--count 20] [--jobs 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from peak_memory import MB, PeakMemory
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from submissions import RELEASE, SOLUTION, edited  # noqa: E402
+from test_autograder_bugs import BUGS  # noqa: E402
+
+# Out of every ten: five solutions, four single-bug variants, one release nobody worked on.
+PATTERN = ["solution", "bug", "solution", "bug", "solution", "bug", "solution", "bug", "solution", "release"]
+
+
+def make_course(folder: Path, count: int) -> dict[str, int]:
+    """``submitted/<student>/cnn/cnn.ipynb`` for ``count`` students; returns how many of each kind."""
+    bugs = itertools.cycle(BUGS.items())
+    made = folder / "variants"
+    made.mkdir()
+    kinds: dict[str, int] = {}
+    for index in range(count):
+        kind = PATTERN[index % len(PATTERN)]
+        if kind == "bug":
+            name, (edits, _) = next(bugs)
+            notebook = edited(SOLUTION, made, f"{index}-{name}", edits)
+        else:
+            notebook = SOLUTION if kind == "solution" else RELEASE
+        target = folder / "submitted" / f"student{index:02d}" / "cnn" / "cnn.ipynb"
+        target.parent.mkdir(parents=True)
+        shutil.copy(notebook, target)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def batch(course: Path, jobs: int, csv: Path) -> tuple[float, PeakMemory]:
+    command = [sys.executable, "-m", "autograder", "batch", str(course), "--jobs", str(jobs), "--force",
+               "--csv", str(csv)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    memory = PeakMemory(process.pid)
+    if process.wait() != 0:
+        raise SystemExit(f"batch --jobs {jobs} failed with exit status {process.returncode}")
+    return time.perf_counter() - started, memory.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20, help="submissions in the course folder")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="--jobs values to compare")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        course = Path(scratch)
+        kinds = make_course(course, args.count)
+        print(f"{args.count} submissions ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}), "
+              f"{os.cpu_count()} cores")
+        rates, grades = {}, {}
+        for jobs in args.jobs:
+            seconds, memory = batch(course, jobs, course / f"grades-{jobs}.csv")
+            rates[jobs] = args.count / seconds * 60
+            grades[jobs] = (course / f"grades-{jobs}.csv").read_text()
+            print(f"--jobs {jobs}: {seconds:6.1f} s, {rates[jobs]:5.1f} submissions/minute; peak memory of one grading "
+                  f"process with its sandbox: {max(memory.per_child.values()) / MB:.0f} MB; "
+                  f"whole batch at once: {memory.total / MB:.0f} MB")
+    first = args.jobs[0]
+    for jobs in args.jobs[1:]:
+        print(f"--jobs {jobs} vs --jobs {first}: {rates[jobs] / rates[first]:.2f}x the throughput, "
+              f"{'the same' if grades[jobs] == grades[first] else 'DIFFERENT'} grades")
+    print("target: at least 4 submissions a minute")
+
+
+if __name__ == "__main__":
+    main()
