@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from .assignment import LAYER_SHAPES, MODELS
-from .settings import Settings
+from .settings import AccuracyBudget, Settings
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; color: #222; }
@@ -49,8 +49,7 @@ def _architecture(key: str, found: list | None) -> str:
             f"<th>expected</th></tr>{''.join(rows)}</table></div>")
 
 
-def _accuracies(found: dict) -> str:
-    budget = Settings().accuracy
+def _accuracies(found: dict, budget: AccuracyBudget) -> str:
     rows = []
     for key, spec in MODELS.items():
         value = found.get(key)
@@ -66,6 +65,7 @@ def render_feedback(student: str, assignment: str, results: dict) -> str:
     extra = results.get("extra_data", {})
     total = sum(t["max_score"] for t in results["tests"])
     notes = results.get("output", "")
+    budget = Settings().accuracy
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(assignment)}: feedback for {escape(student)}</title>
 <style>{STYLE}</style></head><body>
@@ -79,7 +79,7 @@ def render_feedback(student: str, assignment: str, results: dict) -> str:
 <div class="models">{''.join(_architecture(key, extra.get('layers', {}).get(key)) for key in MODELS)}</div>
 <h2>Your models' accuracy</h2>
 <p>The grader trained each of your models from a fixed starting point for a short, fixed budget and measured
-its accuracy on the first {Settings().accuracy.test_images:,} test images.</p>
-{_accuracies(extra.get('accuracies', {}))}
+its accuracy on the first {budget.test_images:,} test images.</p>
+{_accuracies(extra.get('accuracies', {}), budget)}
 </body></html>
 """

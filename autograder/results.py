@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 
 @dataclass
@@ -76,13 +78,24 @@ class Verdict:
         }
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file (``.<name>.*.tmp``) and rename, so a reader never sees half a file."""
+@contextlib.contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path (``.<name>.*.tmp``) beside ``path`` to write to; renamed to ``path`` when the
+    block succeeds, removed when it fails, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", newline="") as out:
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    with atomic_target(path) as temporary, open(temporary, "w", newline="") as out:
         out.write(text)
-    os.replace(temporary, path)
 
 
 def write_json_atomically(path: Path, data: dict) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder.sandbox.process import child_pids, process_tree, resident_bytes  # noqa: E402
+from autograder.sandbox.process import child_pids, tree_resident_bytes  # noqa: E402
 
 MB = 1024**2
 
@@ -30,10 +30,9 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stopped.wait(self.interval):
-            self.total = max(self.total, sum(map(resident_bytes, process_tree(self.pid))))
+            self.total = max(self.total, tree_resident_bytes(self.pid))
             for child in child_pids(self.pid):
-                subtree = sum(map(resident_bytes, process_tree(child)))
-                self.per_child[child] = max(self.per_child.get(child, 0), subtree)
+                self.per_child[child] = max(self.per_child.get(child, 0), tree_resident_bytes(child))
 
     def stop(self) -> "PeakMemory":
         self._stopped.set()

@@ -3,11 +3,10 @@ autograder. Gradescope unpacks it into ``/autograder/source`` and runs ``setup.s
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
+from ..results import atomic_target
 from ..submission import ASSIGNMENT_NOTEBOOK
 
 HERE = Path(__file__).parent
@@ -32,16 +31,8 @@ def bundle_files() -> dict[str, Path]:
 
 def build_bundle(out_dir: Path) -> Path:
     """Write ``out_dir/autograder.zip`` (atomically: a failed build leaves any earlier zip intact)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "autograder.zip"
-    handle, temporary = tempfile.mkstemp(dir=out_dir, prefix=".autograder.", suffix=".zip.tmp")
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, path in bundle_files().items():
-                archive.write(path, name)  # keeps the mode bits: the two scripts stay executable
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_target(target) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in bundle_files().items():
+            archive.write(path, name)  # keeps the mode bits: the two scripts stay executable
     return target

@@ -89,6 +89,11 @@ def resident_bytes(pid: int) -> int:
     return 0
 
 
+def tree_resident_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants together."""
+    return sum(map(resident_bytes, process_tree(pid)))
+
+
 def _clean_environment() -> dict:
     """Only what Python and PyTorch need: no course paths, no data location, no grader settings."""
     keep = ("PATH", "LANG", "LC_ALL", "HOME", "CUDA_VISIBLE_DEVICES", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -124,7 +129,7 @@ class SandboxProcess:
         while self.process.poll() is None:
             if time.monotonic() - self.started > self.limits.total_seconds:
                 self.kill("timed out")
-            elif sum(map(resident_bytes, process_tree(self.process.pid))) > self.limits.memory_bytes:
+            elif tree_resident_bytes(self.process.pid) > self.limits.memory_bytes:
                 self.kill("memory limit")
             time.sleep(0.05)
 
