@@ -5,3 +5,5 @@ artifacts: exported computation graphs of the three models, parameter tensors an
 hidden pytest checks (``checks``) then score those artifacts in this process, which never runs student
 Python. ``python -m autograder grade SUBMISSION.ipynb`` is the entry point.
 """
+
+__version__ = "1.1.0"

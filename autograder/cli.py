@@ -1,7 +1,8 @@
 """Command line.
 
-    python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json]
+    python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json] [--isolation MODE | --no-isolation]
     python -m autograder batch COURSE_DIR [--assignment cnn] [--jobs N] [--csv grades.csv] [--force]
+                                          [--isolation MODE | --no-isolation]
     python -m autograder gradescope OUT_DIR
 """
 
@@ -13,6 +14,23 @@ from pathlib import Path
 
 from .engine import grade
 from .results import write_json_atomically
+from .sandbox.isolation import MODES, IsolationUnavailable
+
+
+def _isolation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--isolation", choices=("auto", *MODES), default="auto",
+                       help="how to confine the student's code (default: the strongest available)")
+    group.add_argument("--no-isolation", dest="isolation", action="store_const", const="none",
+                       help="run the student's code unconfined, as your own user (debugging only)")
+
+
+def isolation_of(args: argparse.Namespace) -> str:
+    """The requested mode, with a warning when it is no isolation at all."""
+    if args.isolation == "none":
+        print("autograder: WARNING: grading without isolation: the submission's code runs as your user, "
+              "with your files and network", file=sys.stderr)
+    return args.isolation
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,19 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     one = commands.add_parser("grade", help="grade one submitted notebook")
     one.add_argument("submission", type=Path, help="the student's cnn.ipynb")
     one.add_argument("--json", type=Path, metavar="RESULTS.json", help="also write Gradescope's results.json here")
+    _isolation_options(one)
     many = commands.add_parser("batch", help="grade every submission of an nbgrader course folder")
     many.add_argument("course", type=Path, help="the course folder (with submitted/<student>/<assignment>/)")
     many.add_argument("--assignment", default="cnn")
     many.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
     many.add_argument("--csv", type=Path, help="the class CSV (default: COURSE/<assignment>_grades.csv)")
     many.add_argument("--force", action="store_true", help="grade again what an earlier run graded")
+    _isolation_options(many)
     bundle = commands.add_parser("gradescope", help="build the autograder.zip to upload to Gradescope")
     bundle.add_argument("out_dir", type=Path, help="where to write autograder.zip")
     return parser
 
 
 def grade_command(args: argparse.Namespace) -> int:
-    verdict = grade(args.submission)
+    verdict = grade(args.submission, isolation=isolation_of(args))
     print(verdict.table())
     if args.json:
         write_json_atomically(args.json, verdict.gradescope())
@@ -46,7 +66,7 @@ def batch_command(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("autograder: --jobs must be at least 1", file=sys.stderr)
         return 2
-    return batch(args.course, args.assignment, args.jobs, args.csv, args.force)
+    return batch(args.course, args.assignment, args.jobs, args.csv, args.force, isolation_of(args))
 
 
 def gradescope_command(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import torch
 from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, load_exported, load_tensors
+from .report import Report, load_report
 from .sandbox.process import SandboxRun
 from .settings import Settings
 
@@ -33,15 +34,24 @@ class GradingContext:
     def folder(self) -> Path:
         return self.run.folder
 
-    @property
-    def report(self) -> dict:
-        return self.run.report
+    @cached_property
+    def report(self) -> Report:
+        return load_report(self.folder / "report.json")
 
     def phase_error(self, name: str) -> str | None:
+        if "phases" in self.report.problems:
+            return self.report.problems["phases"]
         phase = self.report.get("phases", {}).get(name)
         if phase is None:
             return f"not run ({self.ended_reason()})"
         return phase.get("error")
+
+    def section(self, key: str, phase: str, what: str) -> dict:
+        """A section of the report, once its phase ran without error and it passed the schema."""
+        self.require_phase(phase, what)
+        if key in self.report.problems:
+            raise CheckFailure(f"{what}: {self.report.problems[key]}")
+        return self.report.get(key, {})
 
     def ended_reason(self) -> str:
         if self.unreadable:
@@ -77,13 +87,15 @@ class GradingContext:
 
     @property
     def answers(self) -> dict:
-        self.require_phase("answers", "the answers could not be read")
-        return self.report.get("answers", {})
+        return self.section("answers", "answers", "the answers could not be read")
 
     @property
-    def setup(self) -> dict:
-        self.require_phase("setup", "criterion and opt could not be used")
-        return self.report.get("setup", {})
+    def criterion(self) -> dict:
+        return self.section("criterion", "criterion", "criterion could not be used")
+
+    @property
+    def optimizer(self) -> dict:
+        return self.section("optimizer", "optimizer", "opt could not be used")
 
     def optimizer_step(self) -> dict[str, torch.Tensor]:
         try:
@@ -92,8 +104,11 @@ class GradingContext:
             raise CheckFailure(f"opt.step() left no result: {error}") from None
 
     def loop(self, epochs: int) -> dict:
-        self.require_phase(f"loop {epochs}", f"train_model(..., epochs={epochs}) failed")
-        return self.report["loop"][str(epochs)]
+        what = f"train_model(..., epochs={epochs}) failed"
+        run = self.section("loop", f"loop {epochs}", what).get(str(epochs))
+        if run is None:
+            raise CheckFailure(f"{what}: the sandbox reported no record of it")
+        return run
 
     def loop_weights(self, epochs: int) -> dict[str, torch.Tensor]:
         self.loop(epochs)

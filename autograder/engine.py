@@ -6,25 +6,30 @@ import time
 from pathlib import Path
 
 from .results import Verdict
+from .sandbox.isolation import choose_mode
 from .sandbox.process import SandboxProcess
 from .settings import Settings
 from .submission import SubmissionError, read_answers, sandbox_job
+from .version import file_sha256, grader_version
 
 
-def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: bool = True) -> Verdict:
+def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: bool = True,
+          isolation: str = "auto") -> Verdict:
     """Score the notebook at ``path``. A bad submission is a verdict (of 0), never an exception;
-    exceptions mean the grader itself cannot run (for example MNIST is missing).
+    exceptions mean the grader itself cannot run (MNIST missing, no sandbox available).
 
     ``mnist`` (an ``autograder.context.MnistTensors``) lets a batch share one copy of the data.
     With ``overlap`` the grader loads PyTorch, pytest and MNIST while the student's code runs, which
     saves time when there is a spare core; without it the two processes never hold memory at the
-    same time, which halves the peak (small containers).
+    same time, which halves the peak (small containers). ``isolation`` is a mode of
+    ``sandbox.isolation`` or ``auto`` for the strongest one available.
     """
     settings = settings or Settings()
+    mode = choose_mode(isolation)
     started = time.monotonic()
     sandbox, unreadable = None, ""
     try:
-        sandbox = SandboxProcess(sandbox_job(read_answers(path), settings), settings.limits)
+        sandbox = SandboxProcess(sandbox_job(read_answers(path), settings), settings.limits, mode)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -38,6 +43,9 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
             run = sandbox.wait()
     except BaseException:
         if sandbox:
-            sandbox.kill("stopped")
+            sandbox.discard()
         raise
-    return score(path, run, unreadable, settings, mnist, started)
+    verdict = score(path, run, unreadable, settings, mnist, started)
+    verdict.provenance = {"notebook_sha256": file_sha256(path), "grader_version": grader_version(),
+                          "isolation": run.isolation if run else {"mode": mode, "description": "nothing was run"}}
+    return verdict

@@ -32,6 +32,7 @@ class Verdict:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)   # what stopped or limited grading
     details: dict = field(default_factory=dict)      # accuracies and layer shapes, for feedback
+    provenance: dict = field(default_factory=dict)   # notebook_sha256, grader_version, isolation
 
     @property
     def score(self) -> float:
@@ -52,6 +53,9 @@ class Verdict:
                 lines.append(f"      -> {check.reason}")
         lines += ["", f"     {'total'.ljust(width)}  {self.score:g}/{self.max_score:g}"]
         lines += [f"  note: {note}" for note in self.notes]
+        isolation = self.provenance.get("isolation", {})
+        if isolation:
+            lines.append(f"  isolation: {isolation.get('description', isolation.get('mode'))}")
         lines.append(f"  graded in {self.seconds:.1f} s")
         return "\n".join(lines)
 
@@ -74,7 +78,7 @@ class Verdict:
                 }
                 for check in self.checks
             ],
-            "extra_data": self.details,
+            "extra_data": {**self.details, "provenance": self.provenance},
         }
 
 

@@ -54,12 +54,19 @@ class _CheckCollector:
         self.results.append(CheckResult(title, group, points if report.passed else 0, points, reason, hint))
 
 
+def excerpt(text: str, limit: int) -> str:
+    """One line of printable text, at most ``limit`` characters: how any text that may come from the
+    sandbox reaches a verdict."""
+    printable = "".join(c if c.isprintable() else " " for c in str(text))
+    return " ".join(printable.split())[:limit]
+
+
 def _reason(excinfo) -> str:
     if excinfo is None:
         return "the check did not run"
     error = excinfo.value
     text = str(error) if isinstance(error, AssertionError) else f"could not be checked ({type(error).__name__}: {error})"
-    return " ".join(text.split())[:400]
+    return excerpt(text, 400)
 
 
 def run_checks(context: GradingContext) -> list[CheckResult]:
@@ -71,15 +78,18 @@ def run_checks(context: GradingContext) -> list[CheckResult]:
     return collector.results
 
 
-def _notes(run: SandboxRun) -> list[str]:
-    notes = []
+def _notes(context: GradingContext) -> list[str]:
+    run, notes = context.run, []
     if run.ended not in ("finished", "not run"):
         notes.append(f"the submission's code {run.ended} (after {run.seconds:.0f} s); checks after that point score 0")
-    for name, phase in run.report.get("phases", {}).items():
+    if run.channel_problem:
+        notes.append(f"the grader stopped reading the sandbox's output: {run.channel_problem}")
+    notes += sorted(set(context.report.problems.values()))
+    for name, phase in context.report.get("phases", {}).items():
         if phase.get("error") and name.startswith("cell "):
-            notes.append(f"{name}: {phase['error'].splitlines()[-1][:200]}")
+            notes.append(f"{excerpt(name, 60)}: {excerpt(phase['error'].splitlines()[-1] if phase['error'] else '', 200)}")
         if phase.get("output_dropped"):
-            notes.append(f"{name}: {phase['output_dropped']} characters of printed output were dropped")
+            notes.append(f"{excerpt(name, 60)}: {phase['output_dropped']} characters of printed output were dropped")
     return notes
 
 
@@ -87,10 +97,10 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, settings: Setting
           started: float) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read)."""
     if run is None:
-        run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, "not run", 0.0, report={})
-    notes = [unreadable] if unreadable else _notes(run)
+        run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, "not run", 0.0)
     try:
         context = GradingContext(run, settings, mnist, unreadable=unreadable)
+        notes = [unreadable] if unreadable else _notes(context)
         checks = run_checks(context)
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)

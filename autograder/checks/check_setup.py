@@ -10,26 +10,26 @@ from autograder.context import close
 @pytest.mark.check("criterion is the cross-entropy loss", points=2,
                    hint='Step 3 asks for nn.CrossEntropyLoss(), applied to the raw logits.')
 def test_criterion(graded):
-    setup = graded.setup
-    value = setup.get("criterion_value")
-    assert value is not None, f"criterion is not a loss function (found {setup.get('criterion_type')})"
+    found = graded.criterion
+    value = found.get("value")
+    assert value is not None, f"criterion is not a loss function (found {found.get('type')})"
     generator = torch.Generator().manual_seed(graded.settings.seed)
     logits = torch.randn(16, 10, generator=generator)
     labels = torch.randint(0, 10, (16,), generator=generator)
     expected = float(F.cross_entropy(logits, labels))
     assert abs(value - expected) <= 1e-5 * max(1.0, expected), (
         f"criterion gives {value:.4f} where the cross-entropy loss gives {expected:.4f} "
-        f"(found {setup.get('criterion_type')})")
+        f"(found {found.get('type')})")
 
 
 @pytest.mark.check("opt is SGD with learning rate 0.1 over model_fc's parameters", points=3,
                    hint='Step 4: torch.optim.SGD(model_fc.parameters(), lr=0.1), nothing else.')
 def test_optimizer(graded):
-    setup = graded.setup
-    assert setup.get("optimizer_type") == "torch.optim.sgd.SGD", f"opt should be torch.optim.SGD, found {setup.get('optimizer_type')}"
-    assert setup.get("optimizer_lr") == [0.1], f"opt's learning rate should be 0.1, found {setup.get('optimizer_lr')}"
+    found = graded.optimizer
+    assert found.get("type") == "torch.optim.sgd.SGD", f"opt should be torch.optim.SGD, found {found.get('type')}"
+    assert found.get("lr") == [0.1], f"opt's learning rate should be 0.1, found {found.get('lr')}"
     deltas = graded.optimizer_step()
-    names = setup.get("optimizer_parameters")
+    names = found.get("parameters")
     assert names and names == list(graded.parameters("fc", "model_fc")) and set(deltas) == set(names), (
         "opt.step() should update every parameter of model_fc")
     generator = torch.Generator().manual_seed(graded.settings.seed + 1)

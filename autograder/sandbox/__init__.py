@@ -1,1 +1,44 @@
-"""Running student code in a separate, limited process that returns artifacts, never verdicts."""
+"""The sandbox: where a student's notebook code runs, and the one boundary it cannot cross.
+
+Theory of operation
+-------------------
+Two processes take part in grading one submission.
+
+* The **grader** (``autograder.engine``, this package's ``process.py``) runs with the rights of
+  whoever started it: it reads the submission, the MNIST data and its own code, and writes results.
+  It never imports or calls student Python.
+* The **harness** (``harness.py``) runs the student's answer cells and the assignment's given cells,
+  then records what the code built (exported model graphs, parameters, the effect of the loss and
+  optimizer, a call log of ``train_model`` on a probe problem). It is the only process that runs
+  student code, and it runs confined by one of the modes of ``isolation.py``:
+
+  ``bubblewrap`` (the default wherever namespaces can be created): ``bwrap`` gives the harness
+    private PID, network, IPC and UTS namespaces, so it sees no other process, has no network and
+    every process it starts dies with it; a filesystem of nothing but the Python installation and
+    system libraries, read-only, the harness and the student-facing ``helpers`` read-only, and two
+    size-limited tmpfs folders (``/sandbox``, its working folder, and ``/tmp``); no environment but
+    a fixed list of variables. When the grader runs as root, the harness drops to an unprivileged
+    uid of its own, with no capabilities and ``no_new_privs``.
+  ``user`` (the fallback where namespaces are refused, e.g. a Docker container as on Gradescope):
+    the harness runs as an unprivileged uid of its own, in a private folder only that uid can enter;
+    afterwards every process of that uid is killed and its files in the shared temporary folders
+    removed. Network and the view of world-readable files are *not* restricted in this mode.
+  ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
+
+  In every mode: resource limits (wall clock, CPU time, resident memory of all its processes, process
+  count, file size, printed output), one thread, no GPU, no data.
+
+Channels
+--------
+* grader -> harness: the job (cells, seeds, names to record) as JSON on the harness's **stdin**.
+* harness -> grader: **file descriptor 3**, a pipe carrying framed records (``channel.py``): a header
+  line ``{"name": ..., "size": ...}`` then the bytes. The grader drains it in a thread, accepts only
+  known names and bounded sizes, and stores the records in its own private folder, which the sandbox
+  cannot see. stdout and stderr go to files in that folder, bounded by the file-size limit.
+
+Everything that comes back is treated as hostile data: the report is validated against a schema
+(``autograder.report``), tensors are loaded with ``weights_only=True``, and exported graphs are
+screened and costed before the grader runs them (``autograder.artifacts``). Student code can forge
+anything the harness observes *inside* the sandbox (it shares the harness's process); what the
+grader recomputes itself, and what it takes from the sandbox, is listed in the README.
+"""

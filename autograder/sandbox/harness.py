@@ -1,10 +1,11 @@
-"""Runs inside the sandbox process: executes the student's cells, then records artifacts.
+"""Runs inside the sandbox (see ``autograder/sandbox/__init__.py``): executes the student's cells,
+then records what they built.
 
-This file is copied alone into an empty temporary folder and run with ``python -I``; it imports
-nothing from the grader and knows no hidden check or expected value. It writes what it observes
-(exported model graphs, parameters, call logs) into that folder; the grader verifies all of it.
+It reads the job as JSON on stdin, imports nothing from the grader and knows no hidden check or
+expected value. What it observes (exported model graphs, parameters, call logs, the report) goes out
+as framed records on file descriptor 3, the only channel back to the grader, which validates all of it.
 
-    python -I harness.py job.json
+    python -I harness.py < job.json 3> records
 """
 
 from __future__ import annotations
@@ -21,13 +22,36 @@ import torch
 from torch import nn
 from torch._export.serde.serialize import serialize
 
-# Kept before any student code runs, so that rebinding these names cannot change what is recorded.
+# Bound before any student code runs, so that rebinding torch's or json's names (torch.save = ...,
+# torch.export.export = ...) cannot change what is recorded or how it is sent.
 _SAVE = torch.save
-_OPEN = open
+_EXPORT = torch.export.export
+_SERIALIZE = serialize
 _DUMPS = json.dumps
+_WRITE = os.write
+_EXIT = os._exit
+_BYTES_IO = io.BytesIO
 _IS_GRAD_ENABLED = torch._C.is_grad_enabled
 _EQUAL = torch.equal
+_RANDN, _RANDINT, _RAND, _GENERATOR, _MANUAL_SEED = torch.randn, torch.randint, torch.rand, torch.Generator, torch.manual_seed
+_DATA_LOADER, _TENSOR_DATASET = torch.utils.data.DataLoader, torch.utils.data.TensorDataset
+_CROSS_ENTROPY, _RELU = nn.functional.cross_entropy, torch.relu
 _STDOUT, _STDERR = sys.stdout, sys.stderr
+CHANNEL_FD = 3
+
+
+def send(name: str, data: bytes) -> None:
+    """One record on the channel: a JSON header line, then the bytes."""
+    message = _DUMPS({"name": name, "size": len(data)}).encode() + b"\n" + data
+    view = memoryview(message)
+    while view:
+        view = view[_WRITE(CHANNEL_FD, view):]
+
+
+def send_tensors(name: str, tensors: dict) -> None:
+    buffer = _BYTES_IO()
+    _SAVE(tensors, buffer)
+    send(name, buffer.getvalue())
 
 
 class PhaseTimeout(BaseException):
@@ -90,9 +114,8 @@ def transform_magics(code: str) -> str:
 class Phase:
     """Runs a block under a time budget with student output captured; records any error."""
 
-    def __init__(self, report: dict, name: str, seconds: float, output_limit: int, folder: str) -> None:
+    def __init__(self, report: dict, name: str, seconds: float, output_limit: int) -> None:
         self.report, self.name, self.seconds, self.output_limit = report, name, seconds, output_limit
-        self.folder = folder
 
     def __enter__(self):
         self.stream = CappedStream(self.output_limit)
@@ -112,30 +135,27 @@ class Phase:
         elif kind is not None:
             entry["error"] = "".join(traceback.format_exception_only(kind, error)).strip()[-1000:]
         self.report.setdefault("phases", {})[self.name] = entry
-        write_json(self.folder, "report.json", self.report)  # what is known survives a later crash
+        send_report(self.report)  # what is known survives a later crash
         return True  # errors, sys.exit() and timeouts end the phase, not the grading
 
 
 # ---- artifacts ----
-def write_json(folder: str, name: str, data) -> None:
-    with _OPEN(os.path.join(folder, name), "w") as handle:
-        handle.write(_DUMPS(data))
+def send_report(report: dict) -> None:
+    send("report.json", _DUMPS(report).encode())
 
 
-def save_parameters(model: nn.Module, folder: str, key: str) -> None:
+def save_parameters(model: nn.Module, key: str) -> None:
     """The model's learnable tensors by name (no forward pass needed, so a broken forward still counts)."""
-    _SAVE({name: p.detach().cpu().clone() for name, p in model.named_parameters()}, os.path.join(folder, f"{key}.pt"))
+    send_tensors(f"{key}.pt", {name: p.detach().cpu().clone() for name, p in model.named_parameters()})
 
 
-def export_model(model: nn.Module, input_shape: list, batch: int, folder: str, key: str) -> None:
-    """Export the model's graph for a fixed batch size and store its serialized pieces."""
+def export_model(model: nn.Module, input_shape: list, batch: int, key: str) -> None:
+    """Export the model's graph for a fixed batch size and send its serialized pieces."""
     model = model.cpu().eval()
-    example = torch.rand(batch, *input_shape)
-    program = torch.export.export(model, (example,))
-    artifact = serialize(program)
+    example = _RAND(batch, *input_shape)
+    artifact = _SERIALIZE(_EXPORT(model, (example,)))
     for part in ("exported_program", "state_dict", "constants", "example_inputs"):
-        with _OPEN(os.path.join(folder, f"{key}.{part}"), "wb") as handle:
-            handle.write(getattr(artifact, part))
+        send(f"{key}.{part}", getattr(artifact, part))
 
 
 def record_answers(namespace: dict, names: list) -> dict:
@@ -149,29 +169,34 @@ def record_answers(namespace: dict, names: list) -> dict:
     return answers
 
 
-def record_setup(namespace: dict, folder: str, seed: int) -> dict:
-    """What `criterion` computes on seeded logits, and what one `opt.step()` does to model_fc."""
-    found = {}
-    criterion, opt, model = namespace.get("criterion"), namespace.get("opt"), namespace.get("model_fc")
-    found["criterion_type"] = type(criterion).__module__ + "." + type(criterion).__qualname__
+def record_criterion(namespace: dict, seed: int) -> dict:
+    """What `criterion` computes on seeded logits and labels."""
+    criterion = namespace.get("criterion")
+    found = {"type": type(criterion).__module__ + "." + type(criterion).__qualname__}
     if callable(criterion):
-        generator = torch.Generator().manual_seed(seed)
-        logits = torch.randn(16, 10, generator=generator)
-        labels = torch.randint(0, 10, (16,), generator=generator)
-        found["criterion_value"] = float(criterion(logits, labels))
-    found["optimizer_type"] = type(opt).__module__ + "." + type(opt).__qualname__
+        generator = _GENERATOR().manual_seed(seed)
+        logits = _RANDN(16, 10, generator=generator)
+        labels = _RANDINT(0, 10, (16,), generator=generator)
+        found["value"] = float(criterion(logits, labels))
+    return found
+
+
+def record_optimizer(namespace: dict, seed: int) -> dict:
+    """What one `opt.step()` does to model_fc's parameters, given seeded gradients."""
+    opt, model = namespace.get("opt"), namespace.get("model_fc")
+    found = {"type": type(opt).__module__ + "." + type(opt).__qualname__}
     if isinstance(opt, torch.optim.Optimizer) and isinstance(model, nn.Module):
-        found["optimizer_lr"] = [float(group.get("lr", float("nan"))) for group in opt.param_groups]
-        generator = torch.Generator().manual_seed(seed + 1)
+        found["lr"] = [float(group.get("lr", float("nan"))) for group in opt.param_groups]
+        generator = _GENERATOR().manual_seed(seed + 1)
         names, before = [], {}
         for name, parameter in model.named_parameters():
             names.append(name)
-            before[name] = parameter.detach().clone()
-            parameter.grad = torch.randn(parameter.shape, generator=generator)
+            before[name] = parameter.detach().cpu().clone()
+            parameter.grad = _RANDN(parameter.shape, generator=generator).to(parameter.device)
         opt.step()
-        deltas = {name: (parameter.detach() - before[name]) for name, parameter in model.named_parameters()}
-        _SAVE(deltas, os.path.join(folder, "optimizer_step.pt"))
-        found["optimizer_parameters"] = names
+        send_tensors("optimizer_step.pt", {name: parameter.detach().cpu() - before[name]
+                                           for name, parameter in model.named_parameters()})
+        found["parameters"] = names
     return found
 
 
@@ -187,7 +212,7 @@ class ProbeModel(nn.Module):
         kind = "test" if any(x.shape == t.shape and _EQUAL(x, t) for t in self.test_batches) else "train"
         self.events.append({"event": "forward", "kind": kind, "training": self.training,
                             "grad_enabled": bool(_IS_GRAD_ENABLED())})
-        return self.out(torch.relu(self.hidden(x)))
+        return self.out(_RELU(self.hidden(x)))
 
 
 class LoggedLoss(nn.Module):
@@ -197,7 +222,7 @@ class LoggedLoss(nn.Module):
 
     def forward(self, logits, labels):
         self.events.append({"event": "loss"})
-        return nn.functional.cross_entropy(logits, labels)
+        return _CROSS_ENTROPY(logits, labels)
 
 
 class LoggedSGD(torch.optim.SGD):
@@ -214,26 +239,25 @@ class LoggedSGD(torch.optim.SGD):
         return super().zero_grad(set_to_none)
 
 
-def probe_loop(namespace: dict, spec: dict, epochs: int, folder: str) -> dict:
+def probe_loop(namespace: dict, spec: dict, epochs: int) -> dict:
     """Call the student's train_model on the probe problem; log the calls and keep the final weights."""
     train_model = namespace["train_model"]
-    generator = torch.Generator().manual_seed(spec["seed"])
-    x = torch.randn(spec["samples"], 6, generator=generator)
-    y = torch.randint(0, 3, (spec["samples"],), generator=generator)
-    x_test = torch.randn(spec["test_samples"], 6, generator=generator)
-    y_test = torch.randint(0, 3, (spec["test_samples"],), generator=generator)
+    generator = _GENERATOR().manual_seed(spec["seed"])
+    x = _RANDN(spec["samples"], 6, generator=generator)
+    y = _RANDINT(0, 3, (spec["samples"],), generator=generator)
+    x_test = _RANDN(spec["test_samples"], 6, generator=generator)
+    y_test = _RANDINT(0, 3, (spec["test_samples"],), generator=generator)
     batch = spec["batch_size"]
-    train_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch)
-    test_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_test, y_test), batch_size=batch)
+    train_loader = _DATA_LOADER(_TENSOR_DATASET(x, y), batch_size=batch)
+    test_loader = _DATA_LOADER(_TENSOR_DATASET(x_test, y_test), batch_size=batch)
     events = []
-    torch.manual_seed(spec["seed"])
+    _MANUAL_SEED(spec["seed"])
     model = ProbeModel(events, [x_test[i:i + batch] for i in range(0, len(x_test), batch)])
     first = model.hidden.weight
     first.register_hook(lambda grad: events.append({"event": "backward"}))
     history = train_model(model, LoggedLoss(events), LoggedSGD(model.parameters(), events, spec["lr"]),
                           train_loader, test_loader, epochs)
-    _SAVE({k: v.detach().clone() for k, v in model.state_dict().items()},
-          os.path.join(folder, f"loop_{epochs}.pt"))
+    send_tensors(f"loop_{epochs}.pt", {k: v.detach().clone() for k, v in model.state_dict().items()})
     accuracies = history.get("test_acc") if isinstance(history, dict) else None
     if isinstance(accuracies, (list, tuple)):
         accuracies = [float(a) for a in accuracies]
@@ -241,18 +265,16 @@ def probe_loop(namespace: dict, spec: dict, epochs: int, folder: str) -> dict:
 
 
 def main() -> None:
-    folder = os.getcwd()
-    sys.path.insert(0, folder)  # the helpers package copied beside this file (-I leaves the folder off the path)
-    with _OPEN(sys.argv[1]) as handle:
-        job = json.load(handle)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # helpers/ lies beside this file
+    job = json.loads(sys.stdin.buffer.read())
     torch.set_num_threads(1)
-    torch.manual_seed(job["seed"])
+    _MANUAL_SEED(job["seed"])
     report: dict = {}
     namespace: dict = {"__name__": "__main__"}
     namespace["get_ipython"] = lambda: IPythonShim(namespace)
 
     def phase(name: str, seconds: float = job["phase_seconds"]) -> Phase:
-        return Phase(report, name, seconds, job["output_limit"], folder)
+        return Phase(report, name, seconds, job["output_limit"])
 
     for cell in job["cells"]:
         with phase(f"cell {cell['id']}", job["cell_seconds"]):
@@ -265,20 +287,23 @@ def main() -> None:
             instance = namespace.get(model["variable"])
             if not isinstance(instance, nn.Module):
                 raise NameError(f"{model['variable']} is not defined as an nn.Module")
-            save_parameters(instance, folder, key)
-            export_model(instance, model["input"], job["batch_size"], folder, key)
+            save_parameters(instance, key)
+            export_model(instance, model["input"], job["batch_size"], key)
     for filters in job["other_filters"]:
         key = "cnn_" + "_".join(map(str, filters))
         with phase(f"build {key}"):
-            save_parameters(namespace["CNN"](filters=tuple(filters)), folder, key)
-    with phase("setup"):
-        report["setup"] = record_setup(namespace, folder, job["seed"])
+            save_parameters(namespace["CNN"](filters=tuple(filters)), key)
+    with phase("criterion"):  # two phases: a broken loss does not hide the optimizer, nor the reverse
+        report["criterion"] = record_criterion(namespace, job["seed"])
+    with phase("optimizer"):
+        report["optimizer"] = record_optimizer(namespace, job["seed"])
     report["loop"] = {}
     for epochs in job["loop"]["epochs"]:
         with phase(f"loop {epochs}"):
-            report["loop"][str(epochs)] = probe_loop(namespace, job["loop"], epochs, folder)
+            report["loop"][str(epochs)] = probe_loop(namespace, job["loop"], epochs)
     report["complete"] = True
-    write_json(folder, "report.json", report)
+    send_report(report)
+    _EXIT(0)  # at once: threads or workers the student's code left running do not hold the sandbox open
 
 
 if __name__ == "__main__":

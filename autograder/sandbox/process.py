@@ -1,7 +1,8 @@
-"""Start the harness in a fresh, limited process and collect what it leaves behind."""
+"""Start the harness confined, enforce its limits while it runs, and collect what it sent back."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -9,15 +10,18 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .channel import ChannelReader
+from .isolation import Plan, confine, process_tree
+
 HARNESS = Path(__file__).with_name("harness.py")
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
+CHANNEL_FD = 3
 
 
 @dataclass
@@ -27,55 +31,26 @@ class Limits:
     total_seconds: float = 120.0      # wall clock for the whole run
     cell_seconds: float = 30.0        # each notebook cell
     phase_seconds: float = 30.0       # each export / probe phase
-    memory_bytes: int = 3 * 1024**3   # resident memory of the process
+    memory_bytes: int = 3 * 1024**3   # resident memory of all its processes together
     output_chars: int = 20_000        # printed output kept per phase
     file_bytes: int = 64 * 1024**2    # any file the process writes (stdout included)
+    scratch_bytes: int = 256 * 1024**2  # its private writable folder (a tmpfs under bubblewrap)
+    processes: int = 64               # processes and threads of its uid
+    cpu_seconds: int = 240            # CPU time of each of its processes
 
 
 @dataclass
 class SandboxRun:
-    """What came back: the artifact folder and how the process ended."""
+    """What came back: the grader's folder of received records and how the sandbox ended."""
 
     folder: Path
     returncode: int | None
     ended: str  # "finished", "timed out", "memory limit", "crashed", "exited early", "not run"
     seconds: float
     stderr_tail: str = ""
-    report: dict = field(default_factory=dict)
-
-
-def _die_with_parent() -> None:
-    """Linux: the kernel kills the sandbox when the grader dies (e.g. a batch is interrupted)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _limit_process(limits: Limits):
-    def apply() -> None:
-        os.setsid()  # own process group: a timeout kills its children too
-        _die_with_parent()
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
-    return apply
-
-
-def child_pids(pid: int) -> list[int]:
-    """The direct children of ``pid`` (Linux /proc), none once it is gone."""
-    children = []
-    try:
-        for thread in Path(f"/proc/{pid}/task").iterdir():
-            children += [int(child) for child in (thread / "children").read_text().split()]
-    except OSError:
-        pass
-    return children
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants."""
-    return [pid, *(descendant for child in child_pids(pid) for descendant in process_tree(child))]
+    received: set = field(default_factory=set)
+    channel_problem: str = ""
+    isolation: dict = field(default_factory=dict)
 
 
 def resident_bytes(pid: int) -> int:
@@ -94,42 +69,67 @@ def tree_resident_bytes(pid: int) -> int:
     return sum(map(resident_bytes, process_tree(pid)))
 
 
-def _clean_environment() -> dict:
-    """Only what Python and PyTorch need: no course paths, no data location, no grader settings."""
-    keep = ("PATH", "LANG", "LC_ALL", "HOME", "CUDA_VISIBLE_DEVICES", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    env = {key: os.environ[key] for key in keep if key in os.environ}
-    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
-               PYTHONDONTWRITEBYTECODE="1", MNIST_ROOT="/nonexistent")
-    return env
+def _limit_process(limits: Limits, uid: int | None):
+    """Runs in the child before exec (after the uid change, where there is one)."""
+    def apply() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        if uid is not None:  # counted per uid: the sandbox's own
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    return apply
 
 
 class SandboxProcess:
     """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
     prepare (imports, data) while the student's code runs."""
 
-    def __init__(self, job: dict, limits: Limits) -> None:
+    def __init__(self, job: dict, limits: Limits, isolation: str = "bubblewrap") -> None:
         self.limits = limits
-        self.folder = Path(tempfile.mkdtemp(prefix="grade-sandbox-"))
-        shutil.copy(HARNESS, self.folder / "harness.py")
-        shutil.copytree(HELPERS, self.folder / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-        job = dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
-                   output_limit=limits.output_chars)
-        (self.folder / "job.json").write_text(json.dumps(job))
+        self.folder = Path(tempfile.mkdtemp(prefix="grade-received-"))  # mode 700, the grader's alone
+        self._confinement = contextlib.ExitStack()
         self.ended = "finished"
         self.started = time.monotonic()
-        with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "harness.py", "job.json"], cwd=self.folder, env=_clean_environment(),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=_limit_process(limits),
-            )
+        try:
+            self.plan: Plan = self._confinement.enter_context(confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
+            self._start(dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
+                             output_limit=limits.output_chars))
+        except BaseException:
+            self._confinement.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         self.watchdog = threading.Thread(target=self._watch, daemon=True)
         self.watchdog.start()
+
+    def _start(self, job: dict) -> None:
+        read_end, write_end = os.pipe()
+        job_in, job_out = os.pipe()
+        try:
+            with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
+                self.process = subprocess.Popen(
+                    self.plan.argv, cwd=self.plan.cwd, env=self.plan.env, stdin=job_in, stdout=out, stderr=err,
+                    pass_fds=(CHANNEL_FD,),  # the pipe's end is moved there before the other fds close
+                    preexec_fn=_channel_on_fd3(write_end, _limit_process(self.limits, self.plan.uid)),
+                    user=self.plan.uid if self.plan.mode == "user" else None,
+                    group=self.plan.uid if self.plan.mode == "user" else None,
+                    extra_groups=[] if self.plan.mode == "user" else None,
+                    start_new_session=True,
+                )
+        finally:
+            os.close(write_end)
+            os.close(job_in)
+        self.channel = ChannelReader(read_end, self.folder)
+        with contextlib.suppress(BrokenPipeError):  # a harness that died at once reads no job
+            os.write(job_out, json.dumps(job).encode())
+        os.close(job_out)
 
     def _watch(self) -> None:
         while self.process.poll() is None:
             if time.monotonic() - self.started > self.limits.total_seconds:
                 self.kill("timed out")
-            elif tree_resident_bytes(self.process.pid) > self.limits.memory_bytes:
+            elif sum(map(resident_bytes, self.plan.members(self.process.pid))) > self.limits.memory_bytes:
                 self.kill("memory limit")
             time.sleep(0.05)
 
@@ -137,24 +137,49 @@ class SandboxProcess:
         """Stop the sandbox and everything it started."""
         if self.process.poll() is None:
             self.ended = why
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
 
     def wait(self) -> SandboxRun:
-        """Wait for the end (limits still apply) and collect the report it left."""
-        self.watchdog.join()
-        returncode = self.process.wait()
+        """Wait for the end (limits still apply), remove every trace of the sandbox, collect the records."""
         try:
-            report = json.loads((self.folder / "report.json").read_text())
-        except (OSError, ValueError):
-            report = {}
+            self.watchdog.join()
+            returncode = self.process.wait()
+        finally:
+            self._confinement.close()  # kills leftover processes, removes the sandbox's files
+        self.channel.finish()
+        report = self.folder / "report.json"
         ended = self.ended
         if ended == "finished" and returncode != 0:
             ended = "crashed"
-        elif ended == "finished" and not report.get("complete"):
+        elif ended == "finished" and not _says_complete(report):
             ended = "exited early"
         stderr_tail = (self.folder / "stderr.txt").read_bytes()[-1500:].decode("utf-8", "replace")
-        return SandboxRun(self.folder, returncode, ended, time.monotonic() - self.started, stderr_tail, report)
+        return SandboxRun(self.folder, returncode, ended, time.monotonic() - self.started, stderr_tail,
+                          set(self.channel.received), self.channel.problem,
+                          {"mode": self.plan.mode, "description": self.plan.description})
+
+
+    def discard(self) -> None:
+        """Stop the sandbox and throw away what it sent (the grading was abandoned)."""
+        self.kill("stopped")
+        shutil.rmtree(self.wait().folder, ignore_errors=True)
+
+
+def _says_complete(report: Path) -> bool:
+    """Whether the harness's last report says it got to the end (a cheap look; validated later)."""
+    try:
+        return report.stat().st_size < 64 * 1024**2 and b'"complete": true' in report.read_bytes()[-200:]
+    except OSError:
+        return False
+
+
+def _channel_on_fd3(write_end: int, then):
+    """Put the channel's write end on file descriptor 3 in the child, whatever number it had."""
+    def apply() -> None:
+        if write_end != CHANNEL_FD:
+            os.dup2(write_end, CHANNEL_FD)
+        os.set_inheritable(CHANNEL_FD, True)
+        then()
+    return apply

@@ -1,0 +1,294 @@
+"""The three ways of confining the harness (see the package docstring), and what each leaves to clean up.
+
+``confine`` yields a ``Plan``: the command line that starts the harness confined, the uid it runs as,
+which host processes belong to it (for the memory watchdog), and how to remove every trace of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+MODES = ("bubblewrap", "user", "none")
+WORK = "/sandbox"                          # the harness's working folder inside bubblewrap
+SANDBOX_UIDS = range(64000, 64064)          # one per sandbox running at the same time on this machine
+UID_LOCKS = Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir()) / ".autograder-sandbox"
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+class IsolationUnavailable(RuntimeError):
+    """The requested isolation cannot be set up on this machine; the message says what to do."""
+
+
+@dataclass
+class Plan:
+    """How to start one confined harness, and how to tidy up after it."""
+
+    mode: str
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    uid: int | None                         # the sandbox's own uid (None: the grader's)
+    description: str
+    members: Callable[[int], list[int]] = field(repr=False, default=lambda pid: [pid])
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+# ---- processes ----
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux /proc), none once it is gone."""
+    children = []
+    try:
+        for thread in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(child) for child in (thread / "children").read_text().split()]
+    except OSError:
+        pass
+    return children
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (in a PID namespace, orphans are re-parented to its init,
+    which stays in this tree)."""
+    return [pid, *(descendant for child in child_pids(pid) for descendant in process_tree(child))]
+
+
+def processes_of(uid: int) -> list[int]:
+    """Every process on the machine whose real, effective, saved or filesystem uid is ``uid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("Uid:"):
+                    if str(uid) in line.split()[1:]:
+                        found.append(int(entry.name))
+                    break
+        except OSError:
+            continue
+    return found
+
+
+def kill_user(uid: int) -> int:
+    """SIGKILL every process of ``uid`` until none is left (a forking process cannot outrun it: each
+    round kills what the last one missed). Returns how many were killed."""
+    killed = 0
+    for _ in range(200):
+        pids = processes_of(uid)
+        if not pids:
+            return killed
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        time.sleep(0.01)
+    return killed
+
+
+def remove_files_of(uid: int, places: tuple[str, ...] = SHARED_TEMPORARY) -> None:
+    """Delete what ``uid`` left in the world-writable folders (only its own entries)."""
+    for place in places:
+        for directory, folders, files in os.walk(place, topdown=True):
+            for name in [*files, *folders]:
+                path = os.path.join(directory, name)
+                try:
+                    owner = os.lstat(path).st_uid
+                except OSError:
+                    continue
+                if owner == uid:
+                    if name in folders and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                        folders.remove(name)
+                    else:
+                        with contextlib.suppress(OSError):
+                            os.unlink(path)
+
+
+@contextlib.contextmanager
+def sandbox_uid() -> Iterator[int]:
+    """A uid of ``SANDBOX_UIDS`` that no other sandbox on this machine holds (a lock file per uid, freed
+    by the kernel if the grader dies). Leftovers of an earlier holder are killed first."""
+    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for uid in SANDBOX_UIDS:
+        handle = open(UID_LOCKS / f"{uid}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        try:
+            kill_user(uid)
+            yield uid
+        finally:
+            handle.close()
+        return
+    raise IsolationUnavailable(f"all {len(SANDBOX_UIDS)} sandbox uids are in use")
+
+
+# ---- bubblewrap ----
+def _python_paths() -> list[str]:
+    """The folders of the Python installation the harness needs (interpreter, stdlib, site-packages),
+    never the project's own folder."""
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and ("site-packages" in entry or "dist-packages" in entry):
+            paths.add(os.path.realpath(entry))
+    project, venv = str(PROJECT), os.path.realpath(sys.prefix)
+    kept = [p for p in paths if os.path.isdir(p) and (not _inside(p, project) or _inside(p, venv))]
+    return sorted(set(kept))
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _system_binds() -> list[str]:
+    """/usr and the top-level links or folders of the system libraries, plus the loader's files."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _bind_readonly(paths: list[str], covered: list[str]) -> list[str]:
+    """``--ro-bind`` each path at its own place, creating its parent folders traversable (mode 755)."""
+    args, made = [], set(covered)
+    for path in paths:
+        if any(_inside(path, root) for root in covered):
+            continue
+        parts = Path(path).parts
+        for depth in range(2, len(parts)):
+            parent = str(Path(*parts[:depth]))
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+        args += ["--ro-bind", path, path]
+        covered = [*covered, path]
+    return args
+
+
+def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int | None, scratch_bytes: int) -> list[str]:
+    """The ``bwrap`` command line that runs ``harness`` confined (see the package docstring)."""
+    args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--clearenv"]
+    if uid is None:  # unprivileged grader: a user namespace, which the harness may not nest
+        args += ["--unshare-user", "--disable-userns"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += _system_binds()
+    args += _bind_readonly(_python_paths(), covered=["/usr"])
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/tmp",
+             "--perms", "0777", "--size", str(scratch_bytes), "--tmpfs", WORK,
+             "--ro-bind", str(harness), f"{WORK}/harness.py", "--ro-bind", str(helpers), f"{WORK}/helpers",
+             "--chdir", WORK]
+    command = [sys.executable, "-I", f"{WORK}/harness.py"]
+    if uid is not None:  # root grader: the harness drops to its own uid, with no capability left
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
+                 "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--no-new-privs", *command]
+    else:
+        args += ["--", *command]
+    return args
+
+
+@functools.lru_cache(maxsize=None)
+def bubblewrap_works() -> bool:
+    """Whether ``bwrap`` is installed and may create namespaces here (it may not in most containers)."""
+    if shutil.which("bwrap") is None or (is_root() and shutil.which("setpriv") is None):
+        return False
+    probe = ["bwrap", "--unshare-pid", "--unshare-net", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc"]
+    if not is_root():
+        probe += ["--unshare-user"]
+    try:
+        return subprocess.run([*probe, "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def choose_mode(requested: str = "auto") -> str:
+    """The mode to use: the strongest available for ``auto``; a requested one only if it works here."""
+    if requested == "auto":
+        if bubblewrap_works():
+            return "bubblewrap"
+        if is_root():
+            return "user"
+        raise IsolationUnavailable(
+            "no sandbox is available: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or run "
+            "the grader as root for the separate-user fallback; --no-isolation grades without a sandbox")
+    if requested == "bubblewrap" and not bubblewrap_works():
+        raise IsolationUnavailable("bubblewrap cannot create its namespaces here (missing, or refused by a container)")
+    if requested == "user" and not is_root():
+        raise IsolationUnavailable("the separate-user sandbox needs the grader to run as root")
+    if requested not in MODES:
+        raise IsolationUnavailable(f"unknown isolation {requested!r} (choose from {', '.join(MODES)})")
+    return requested
+
+
+def _private_copy(harness: Path, helpers: Path, owner: int | None) -> Path:
+    """A fresh folder holding the harness and ``helpers``; with ``owner``, only that uid may enter it."""
+    folder = Path(tempfile.mkdtemp(prefix="grade-sandbox-"))
+    shutil.copy(harness, folder / "harness.py")
+    shutil.copytree(helpers, folder / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    if owner is not None:
+        os.chown(folder, owner, owner)
+    return folder
+
+
+def _environment(home: str) -> dict[str, str]:
+    """Only what Python and PyTorch need: no course paths, no data location, no GPU, no grader settings."""
+    env = {key: os.environ[key] for key in ("LANG", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if key in os.environ}
+    env.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=home, TMPDIR=home if home != WORK else "/tmp",
+               USER="student", LOGNAME="student", MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", CUDA_VISIBLE_DEVICES="", MNIST_ROOT="/nonexistent")
+    return env
+
+
+@contextlib.contextmanager
+def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iterator[Plan]:
+    """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files."""
+    with contextlib.ExitStack() as stack:
+        uid = stack.enter_context(sandbox_uid()) if is_root() and mode != "none" else None
+        if uid is not None:
+            stack.callback(remove_files_of, uid)
+            stack.callback(kill_user, uid)
+        if mode == "bubblewrap":
+            env = _environment(WORK)
+            who = f"uid {uid}" if uid is not None else "a user namespace"
+            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, None,
+                       f"bubblewrap: private PID, network and IPC namespaces, read-only Python, "
+                       f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree)
+            return
+        folder = _private_copy(harness, helpers, uid)
+        stack.callback(shutil.rmtree, folder, True)
+        env = _environment(str(folder))
+        command = [sys.executable, "-I", str(folder / "harness.py")]
+        if mode == "user":
+            yield Plan(mode, command, str(folder), env, uid,
+                       f"separate user: uid {uid}, private folder, its processes killed afterwards; "
+                       "network and world-readable files are NOT restricted", lambda pid: processes_of(uid))
+        else:
+            yield Plan(mode, command, str(folder), env, None,
+                       "none: the submission ran as the grader's own user, unconfined", process_tree)
