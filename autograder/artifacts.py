@@ -17,7 +17,12 @@ import torch
 from torch._export.serde.serialize import SerializedArtifact, deserialize
 
 MAX_ARTIFACT_BYTES = 64 * 1024**2
-MAX_CONSTANT_ELEMENTS = 10_000  # tensors baked into the graph: enough for small constants, not for data
+MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, never a table of data
+MAX_NODES = 200                 # the reference models have at most 25 operator calls
+COST_FACTOR = 4                 # a graph may cost this many times the reference's compute and memory
+# Buffers the grader knows how to reset (batch normalisation's statistics); any other buffer is state
+# the architecture does not need, and refuses the graph.
+RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 ALLOWED_OPERATORS = {
     "aten.conv2d", "aten.linear", "aten.relu", "aten.relu_", "aten.max_pool2d", "aten.avg_pool2d",
@@ -63,20 +68,78 @@ def _walk(node, key=None):
 
 
 def _screen_graph(raw: bytes) -> None:
-    """Reject symbolic shapes (their expressions are parsed by sympy) and operators off the list."""
+    """Reject symbolic shapes (their expressions are parsed by sympy), operators off the list and
+    oversized graphs, before torch's deserializer sees the graph."""
     try:
         graph = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ArtifactError("the exported graph is not JSON") from None
+    calls = 0
     for key, value in _walk(graph):
         if key in ("as_expr", "sym_int_values", "sym_bool_values", "sym_float_values") and value:
             raise ArtifactError("the exported graph has symbolic shapes")
         if key == "target" and isinstance(value, str) and value.startswith("torch.ops."):
+            calls += 1
             operator = value[len("torch.ops."):].rsplit(".", 1)[0]
             if operator not in ALLOWED_OPERATORS:
                 raise ArtifactError(f"the model uses an operation the grader does not run: {operator}")
         elif key == "target" and isinstance(value, str) and not value.startswith(("_operator.", "torch.")):
             raise ArtifactError(f"the exported graph calls {value!r}")
+    if calls > MAX_NODES:
+        raise ArtifactError(f"the model's graph has {calls} operations; the grader runs at most {MAX_NODES}")
+
+
+def _screen_state(program: torch.export.ExportedProgram) -> None:
+    """Every tensor the graph carries is a parameter (re-initialised before training), a batch-norm
+    statistic (reset), or a few constant values; anything else could carry answers, not architecture."""
+    signature = program.graph_signature
+    if signature.inputs_to_lifted_custom_objs:
+        raise ArtifactError("the model carries script objects in its graph")
+    for name in signature.inputs_to_buffers.values():
+        if name.rsplit(".", 1)[-1] not in RESETTABLE_BUFFERS:
+            raise ArtifactError(f"the model keeps state in the buffer {name!r}, which the architecture does not "
+                                "need (weights belong in nn.Parameter; constants can be computed in forward)")
+    constants = sum(program.constants[name].numel() for name in signature.inputs_to_lifted_tensor_constants.values()
+                    if isinstance(program.constants.get(name), torch.Tensor))
+    if constants > MAX_CONSTANT_ELEMENTS:
+        raise ArtifactError(f"the model carries {constants} constant values baked into its graph "
+                            f"(at most {MAX_CONSTANT_ELEMENTS} are accepted)")
+
+
+@dataclass(frozen=True)
+class GraphCost:
+    """What running a graph once costs, from its shape metadata alone (nothing is executed)."""
+
+    flops: int           # multiply-adds count twice; other operators one per element touched
+    elements: int        # values produced by all operators together: the memory autograd keeps
+
+    def exceeds(self, limit: "GraphCost") -> bool:
+        return self.flops > limit.flops or self.elements > limit.elements
+
+
+def _numel(value) -> int:
+    if isinstance(value, (tuple, list)):
+        return sum(map(_numel, value))
+    return int(value.numel()) if hasattr(value, "numel") else 0
+
+
+def graph_cost(program: torch.export.ExportedProgram) -> GraphCost:
+    flops = elements = 0
+    for node in program.graph.nodes:
+        if node.op != "call_function":
+            continue
+        produced = _numel(node.meta.get("val"))
+        inputs = [argument.meta.get("val") for argument in node.args if hasattr(argument, "meta")]
+        name = str(node.target).split(".")[1] if str(node.target).startswith("aten.") else str(node.target)
+        if name in ("conv2d", "convolution") and len(inputs) > 1:
+            flops += 2 * produced * _numel(inputs[1]) // max(1, int(inputs[1].shape[0]))
+        elif name in ("linear", "mm", "matmul", "bmm", "addmm") and len(inputs) > 1:
+            left = inputs[1] if name == "addmm" else inputs[0]  # addmm(bias, x, w)
+            flops += 2 * produced * int(left.shape[-1]) if left.dim() else produced
+        else:
+            flops += max(produced, sum(map(_numel, inputs)))
+        elements += produced
+    return GraphCost(flops, elements)
 
 
 @dataclass
@@ -117,8 +180,9 @@ class ExportedModel:
         return shapes
 
 
-def load_exported(folder: Path, key: str) -> ExportedModel:
-    """Load ``<key>.*`` written by the harness's export, after screening every piece."""
+def load_exported(folder: Path, key: str, budget: GraphCost) -> ExportedModel:
+    """Load ``<key>.*`` sent by the harness's export, after screening every piece; refuse a graph that
+    costs more than ``COST_FACTOR`` times ``budget`` (the reference's cost) to run."""
     parts = {}
     for part in ("exported_program", "state_dict", "constants", "example_inputs"):
         path = folder / f"{key}.{part}"
@@ -143,4 +207,11 @@ def load_exported(folder: Path, key: str) -> ExportedModel:
         program = deserialize(SerializedArtifact(**parts))
     except Exception as error:  # noqa: BLE001
         raise ArtifactError(f"the exported graph could not be loaded ({type(error).__name__})") from None
+    _screen_state(program)
+    cost = graph_cost(program)
+    limit = GraphCost(budget.flops * COST_FACTOR, budget.elements * COST_FACTOR)
+    if cost.exceeds(limit):
+        raise ArtifactError(f"the model's graph costs {cost.flops / budget.flops:.1f}x the computation and "
+                            f"{cost.elements / budget.elements:.1f}x the memory of the intended network; the grader "
+                            f"runs at most {COST_FACTOR}x")
     return ExportedModel(program)

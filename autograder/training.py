@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -12,18 +13,32 @@ from helpers.data import pixels_to_float
 
 
 def reinitialise(module: nn.Module, seed: int) -> None:
-    """PyTorch's default initialisation for every conv/linear weight and its bias, from a fixed seed,
-    so that the accuracy reflects the architecture, not whatever weights the submission carried."""
+    """Every parameter and statistic afresh, from a fixed seed, so that the accuracy reflects the
+    architecture, never weights the submission carried: PyTorch's default initialisation for weights
+    of two or more dimensions and their biases, zeros for other biases and ones for other scales,
+    and the initial batch-norm statistics (``artifacts`` refuses graphs with any other state)."""
     generator = torch.Generator().manual_seed(seed)
-    state = module.state_dict()
+    parameters, done = dict(module.named_parameters()), set()
     with torch.no_grad():
-        for name, tensor in state.items():
-            if name.endswith("weight") and tensor.dim() >= 2:
-                nn.init.kaiming_uniform_(tensor, a=math.sqrt(5), generator=generator)
-                bias = state.get(name[: -len("weight")] + "bias")
-                if bias is not None:
-                    fan_in = tensor[0].numel()
-                    nn.init.uniform_(bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
+        for name, tensor in parameters.items():
+            if tensor.dim() < 2:
+                continue
+            nn.init.kaiming_uniform_(tensor, a=math.sqrt(5), generator=generator)
+            bias_name = name[: -len("weight")] + "bias"
+            bias = parameters.get(bias_name) if name.endswith("weight") else None
+            if bias is not None and bias.dim() == 1:
+                bound = 1 / math.sqrt(tensor[0].numel())
+                nn.init.uniform_(bias, -bound, bound, generator=generator)
+                done.add(bias_name)
+            done.add(name)
+        for name, tensor in parameters.items():
+            if name not in done:
+                (nn.init.zeros_ if name.endswith("bias") else nn.init.ones_)(tensor)
+        for name, tensor in module.named_buffers():
+            if name.endswith("running_var"):
+                tensor.fill_(1)
+            else:
+                tensor.zero_()
 
 
 def _layout(module: nn.Module, input_shape: tuple[int, ...], batch_size: int) -> torch.memory_format:
@@ -52,14 +67,17 @@ def train_and_test(
     lr: float,
     seed: int,
     device: torch.device,
+    seconds: float = 60.0,
 ) -> float:
     """Reinitialise, train with Adam on the first ``iterations`` batches (in a fixed order), return the
     accuracy on the first ``test_images`` test images. Adam reaches a telling accuracy in far fewer
     steps than the notebook's SGD.
 
     ``train`` and ``test`` hold uint8 pixels (see ``helpers.data.load_mnist_pixels``); each batch is
-    converted to floats when it is used, which keeps the grader's memory small.
+    converted to floats when it is used, which keeps the grader's memory small. Training stops with
+    ``TimeoutError`` after ``seconds`` (each step's cost is bounded by ``artifacts.COST_FACTOR``).
     """
+    deadline = time.monotonic() + seconds
     layout = _layout(module, input_shape, batch_size)
     reinitialise(module, seed)
     module.to(device)
@@ -72,6 +90,8 @@ def train_and_test(
         loss.backward()
         opt.step()
         opt.zero_grad()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"training took longer than {seconds:g} s")
     correct = 0
     images, labels = test[0][:test_images], test[1][:test_images]
     with torch.no_grad():

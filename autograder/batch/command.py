@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..feedback import render_feedback
 from ..results import write_text_atomically
+from ..sandbox.isolation import choose_mode
 from .discover import find_submissions, remove_stale_temporaries
 from .gradebook import record_scores
 from .grades_csv import write_grades_csv
@@ -21,7 +22,7 @@ def write_feedback(outcome: Outcome, assignment: str) -> None:
                           render_feedback(outcome.submission.student, assignment, outcome.results))
 
 
-def batch(course: Path, assignment: str, jobs: int, csv_path: Path | None, force: bool) -> int:
+def batch(course: Path, assignment: str, jobs: int, csv_path: Path | None, force: bool, isolation: str = "auto") -> int:
     """Grade every submission; exit status 0 when each got a verdict, 1 when some could not be graded."""
     if not (course / "submitted").is_dir():
         print(f"autograder: {course} has no submitted/ folder (nbgrader's layout: submitted/<student>/{assignment}/)",
@@ -38,7 +39,8 @@ def batch(course: Path, assignment: str, jobs: int, csv_path: Path | None, force
         write_feedback(outcome, assignment)
         progress.update(outcome)
 
-    outcomes = grade_all(submissions, jobs, force, done)
+    choose_mode(isolation)  # fail now, with the reason, rather than once per submission
+    outcomes = grade_all(submissions, jobs, force, done, isolation)
     write_grades_csv(csv_path or course / f"{assignment}_grades.csv", outcomes)
     recorded = record_scores(f"sqlite:///{(course / 'gradebook.db').resolve()}", assignment, assignment, outcomes)
     graded = [o for o in outcomes if o.results is not None]

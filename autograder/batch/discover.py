@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..version import file_sha256, grader_version
 
 
 @dataclass(frozen=True)
@@ -13,9 +16,19 @@ class Submission:
     results: Path           # autograded/<student>/<assignment>/results.json
     feedback: Path          # feedback/<student>/<assignment>/
 
-    def is_graded(self) -> bool:
-        """Graded already, and not resubmitted since."""
-        return self.results.is_file() and self.results.stat().st_mtime >= self.notebook.stat().st_mtime
+    def earlier_results(self) -> dict | None:
+        """The results of an earlier run, if they are of exactly this notebook (its SHA-256) and this
+        grader (its version): never judged by file times, which anyone can set."""
+        try:
+            results = json.loads(self.results.read_text())
+            provenance = results["extra_data"]["provenance"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(provenance, dict) or provenance.get("grader_version") != grader_version():
+            return None
+        if provenance.get("notebook_sha256") != file_sha256(self.notebook):
+            return None
+        return results
 
 
 def find_submissions(course: Path, assignment: str) -> list[Submission]:

@@ -7,8 +7,12 @@ uses the manual score whenever there is one).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import warnings
+from typing import Iterator
 
 from nbgrader.api import Grade, Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
@@ -20,12 +24,24 @@ def grade_cell_name(check_name: str) -> str:
     return "hidden-" + re.sub(r"[^a-z0-9]+", "-", check_name.lower()).strip("-")[:80]
 
 
+@contextlib.contextmanager
+def _tools_of_this_python() -> Iterator[None]:
+    """nbgrader runs the ``alembic`` command: find it beside this interpreter, even when the venv is not
+    activated (``.venv/bin/python -m autograder batch ...``)."""
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), saved])
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = saved
+
+
 def record_scores(db_url: str, assignment: str, notebook: str, outcomes: list[Outcome]) -> int:
     """Store every graded outcome's check scores; returns how many students were recorded."""
     graded = [o for o in outcomes if o.results is not None]
     if not graded:
         return 0
-    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+    with _tools_of_this_python(), Gradebook(db_url) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # raised inside nbgrader's add_submission, harmless
         gradebook.update_or_create_assignment(assignment)
         gradebook.update_or_create_notebook(notebook, assignment)

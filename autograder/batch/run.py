@@ -36,13 +36,13 @@ class Worker:
     """A grading process (``autograder.batch.worker``) kept for many submissions, started when first
     needed and again after it was stopped or died."""
 
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
+    def __init__(self, threads: int, isolation: str) -> None:
+        self.threads, self.isolation = threads, isolation
         self.process: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
-        return subprocess.Popen([sys.executable, "-m", "autograder.batch.worker"], cwd=ROOT, env=env, text=True,
+        return subprocess.Popen([sys.executable, "-m", "autograder.batch.worker", self.isolation], cwd=ROOT, env=env, text=True,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
 
@@ -66,7 +66,7 @@ class Worker:
         reply = json.loads(line)
         if "error" in reply:
             return Outcome(submission, None, reply["error"])
-        return Outcome(submission, json.loads(submission.results.read_text()))
+        return Outcome(submission, reply["results"])
 
     def _died(self, submission: Submission) -> Outcome:
         status = self.process.wait()
@@ -89,18 +89,20 @@ def grade_all(
     jobs: int,
     force: bool,
     on_done: Callable[[Outcome], None],
+    isolation: str = "auto",
     timeout: float = 600.0,
 ) -> list[Outcome]:
     """Grade what is not graded yet (everything with ``force``), ``jobs`` at a time, in student order."""
     outcomes: dict[str, Outcome] = {}
     todo = []
     for submission in submissions:
-        if not force and submission.is_graded():
-            outcomes[submission.student] = Outcome(submission, json.loads(submission.results.read_text()), skipped=True)
+        earlier = None if force else submission.earlier_results()
+        if earlier is not None:
+            outcomes[submission.student] = Outcome(submission, earlier, skipped=True)
             on_done(outcomes[submission.student])
         else:
             todo.append(submission)
-    workers = [Worker(_threads_per_job(jobs)) for _ in range(min(jobs, len(todo)))]
+    workers = [Worker(_threads_per_job(jobs), isolation) for _ in range(min(jobs, len(todo)))]
     idle: queue.Queue[Worker] = queue.Queue()
     for worker in workers:
         idle.put(worker)

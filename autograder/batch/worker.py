@@ -3,7 +3,9 @@ submissions it is sent, one after the other. Each student's code still runs in i
 this process only scores artifacts, so nothing of one submission reaches the next.
 
 Protocol: one JSON object per line on stdin (``{"notebook": ..., "results": ...}``), one reply per
-line on stdout (``{"ok": true}`` once the results file is written, or ``{"error": why}``).
+line on stdout (``{"results": {...}}`` once the results file is written, or ``{"error": why}``).
+
+    python -m autograder.batch.worker ISOLATION
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from ..results import write_json_atomically
 
 def main() -> None:
     replies, sys.stdout = sys.stdout, sys.stderr  # stdout carries replies only
+    isolation = sys.argv[1] if len(sys.argv) > 1 else "auto"
     mnist = MnistTensors()
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            verdict = grade(Path(request["notebook"]), mnist=mnist)
-            write_json_atomically(Path(request["results"]), verdict.gradescope())
-            reply = {"ok": True}
+            results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation).gradescope()
+            write_json_atomically(Path(request["results"]), results)
+            reply = {"results": results}
         except (OSError, RuntimeError) as error:  # the grader cannot run (MNIST missing, disk full)
             reply = {"error": str(error).splitlines()[0] if str(error) else type(error).__name__}
         replies.write(json.dumps(reply) + "\n")

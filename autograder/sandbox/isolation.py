@@ -234,7 +234,7 @@ def choose_mode(requested: str = "auto") -> str:
         if bubblewrap_works():
             return "bubblewrap"
         if is_root():
-            return "user"
+            return choose_mode("user")
         raise IsolationUnavailable(
             "no sandbox is available: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or run "
             "the grader as root for the separate-user fallback; --no-isolation grades without a sandbox")
@@ -242,9 +242,20 @@ def choose_mode(requested: str = "auto") -> str:
         raise IsolationUnavailable("bubblewrap cannot create its namespaces here (missing, or refused by a container)")
     if requested == "user" and not is_root():
         raise IsolationUnavailable("the separate-user sandbox needs the grader to run as root")
+    if requested == "user" and (hidden := _closed_folder(Path(os.path.realpath(sys.executable)))):
+        raise IsolationUnavailable(f"the separate-user sandbox cannot reach the Python interpreter: {hidden} is "
+                                   f"closed to other users (chmod o+x {hidden}, or install Python elsewhere)")
     if requested not in MODES:
         raise IsolationUnavailable(f"unknown isolation {requested!r} (choose from {', '.join(MODES)})")
     return requested
+
+
+def _closed_folder(path: Path) -> Path | None:
+    """The first folder above ``path`` that users other than its owner cannot pass through, if any."""
+    for folder in reversed(path.parents):
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
 
 
 def _private_copy(harness: Path, helpers: Path, owner: int | None) -> Path:
