@@ -32,7 +32,7 @@ ALLOWED_OPERATORS = {
     "aten.softmax", "aten._softmax", "aten.log_softmax", "aten._log_softmax", "aten.dropout",
     "aten.leaky_relu", "aten.gelu", "aten.elu", "aten.hardtanh", "aten.silu", "aten.batch_norm",
     "aten._native_batch_norm_legit_no_training", "aten.squeeze", "aten.unsqueeze", "aten.cat",
-    "aten.sym_size", "aten.alias", "aten.detach", "aten.expand", "aten.transpose", "aten.max_pool2d_with_indices",
+    "aten.sym_size", "aten.alias", "aten.detach", "aten.detach_", "aten.expand", "aten.transpose", "aten.max_pool2d_with_indices",
     "aten.sum", "aten.mean", "aten.neg", "aten.exp", "aten.log", "aten.pow", "aten.select", "aten.slice",
     "aten.lift_fresh_copy", "aten._to_copy", "aten.to", "aten.type_as",
 }

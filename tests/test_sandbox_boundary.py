@@ -1,0 +1,176 @@
+"""The pieces of the sandbox boundary on their own: what crosses it is bounded and validated."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch._export.serde.serialize import serialize
+
+from conftest import ROOT
+from submissions import RELEASE, edited
+
+from autograder.artifacts import ArtifactError, GraphCost, graph_cost, load_exported
+from autograder.assignment import REFERENCE_COST
+from autograder.reference import REFERENCES
+from autograder.report import parse_report
+from autograder.sandbox.channel import ChannelReader
+from autograder.sandbox.isolation import PROJECT, bubblewrap_argv
+from autograder.sandbox.process import HARNESS, HELPERS
+from autograder.training import reinitialise
+
+VALID = {"phases": {"answers": {"output": "", "output_dropped": 0, "seconds": 0.1}},
+         "answers": {"fc_num_params": 567434}, "criterion": {"type": "x.CrossEntropyLoss", "value": 2.3},
+         "loop": {"1": {"events": [{"event": "forward", "kind": "train", "training": True, "grad_enabled": True}],
+                        "test_acc": [0.5]}},
+         "complete": True}
+
+
+def test_a_valid_report_passes_whole():
+    report = parse_report(json.dumps(VALID).encode())
+    assert report.sections == VALID and report.problems == {}
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2, 3]", b"[" * 100_000 + b"]" * 100_000, b"{" * 50_000, b"not json",
+                                 b'"just a string"', b"x" * (9 * 1024**2)])
+def test_a_report_that_is_no_object_drops_every_section(raw):
+    report = parse_report(raw)
+    assert report.sections == {} and set(report.problems) >= {"phases", "answers", "loop"}
+
+
+def test_one_malformed_section_costs_only_that_section():
+    bad = dict(VALID, loop={"1": {"events": [{"event": "forward", "kind": "train", "extra": [[[[1]]]]}], "test_acc": None}},
+               answers={"fc_num_params": {"nested": [1] * 5}})
+    report = parse_report(json.dumps(bad).encode())
+    assert set(report.problems) == {"loop", "answers"}
+    assert report.sections["criterion"] == VALID["criterion"] and report.sections["phases"] == VALID["phases"]
+
+
+def _records(*chunks: bytes, folder: Path) -> ChannelReader:
+    read_end, write_end = os.pipe()
+    reader = ChannelReader(read_end, folder)
+    for chunk in chunks:
+        os.write(write_end, chunk)
+    os.close(write_end)
+    reader.finish()
+    return reader
+
+
+def test_channel_keeps_good_records_and_stops_at_a_bad_one(tmp_path):
+    reader = _records(b'{"name": "report.json", "size": 2}\n{}', b'{"name": "../escape.json", "size": 1}\nx',
+                      b'{"name": "fc.pt", "size": 1}\nx', folder=tmp_path)
+    assert reader.received == {"report.json"} and "name" in reader.problem
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+@pytest.mark.parametrize("header", [b'{"name": "fc.pt", "size": 99999999999}\n', b'{"name": "fc.pt"}\n',
+                                    b"[" * 1000 + b"\n", b'{"name": "fc.pt", "size": 5}\nab'])
+def test_channel_refuses_oversized_or_malformed_records(tmp_path, header):
+    reader = _records(header, folder=tmp_path)
+    assert reader.received == set() and reader.problem
+
+
+@pytest.mark.parametrize("model", list(REFERENCES))
+def test_reference_costs_are_measured_not_guessed(model):
+    shape = (100, 784) if model == "fc" else (100, 1, 28, 28)
+    program = torch.export.export(REFERENCES[model]().eval(), (torch.rand(*shape),))
+    assert graph_cost(program) == GraphCost(*REFERENCE_COST[model])
+
+
+def _export_to(folder: Path, module: nn.Module, shape=(100, 784), key="fc") -> Path:
+    artifact = serialize(torch.export.export(module.eval(), (torch.rand(*shape),)))
+    for part in ("exported_program", "state_dict", "constants", "example_inputs"):
+        (folder / f"{key}.{part}").write_bytes(getattr(artifact, part))
+    return folder
+
+
+class WithBuffer(nn.Module):
+    def __init__(self, persistent: bool) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+        self.register_buffer("table", torch.arange(2000.0), persistent=persistent)
+
+    def forward(self, x):
+        return self.fc(x) + 0 * self.table[:10]
+
+
+class WithConstant(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x) + 0 * torch.tensor([float(i) for i in range(500)])[:10]
+
+
+class Expanding(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x.unsqueeze(0).expand(64, -1, -1).mean(0))
+
+
+class Normalised(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.norm = nn.Linear(784, 10), nn.BatchNorm1d(10)
+
+    def forward(self, x):
+        return self.norm(self.fc(x))
+
+
+BUDGET = GraphCost(*REFERENCE_COST["fc"])
+
+
+@pytest.mark.parametrize("module, reason", [
+    (WithBuffer(True), "buffer 'table'"), (WithBuffer(False), "buffer 'table'|constant values"),
+    (WithConstant(), "constant values"), (Expanding(), "costs"),
+])
+def test_graphs_carrying_state_or_cost_are_refused(tmp_path, module, reason):
+    with pytest.raises(ArtifactError, match=reason):
+        load_exported(_export_to(tmp_path, module), "fc", BUDGET)
+
+
+def test_batch_norm_statistics_are_accepted_and_reset(tmp_path):
+    module = Normalised()
+    with torch.no_grad():
+        module.norm.running_mean.fill_(5.0)
+        module.fc.weight.fill_(3.0)
+    loaded = load_exported(_export_to(tmp_path, module), "fc", BUDGET).module()
+    reinitialise(loaded, seed=1)
+    state = loaded.state_dict()
+    assert torch.equal(state["norm.running_mean"], torch.zeros(10)) and torch.equal(state["norm.running_var"], torch.ones(10))
+    assert torch.equal(state["norm.weight"], torch.ones(10)) and not torch.equal(state["fc.weight"], torch.full((10, 784), 3.0))
+    fresh = Normalised()
+    reinitialise(fresh, seed=1)
+    assert torch.equal(fresh.fc.weight, state["fc.weight"])  # the carried weights play no part
+
+
+def test_bubblewrap_shows_no_project_file_but_the_venv():
+    argv = bubblewrap_argv(HARNESS, HELPERS, {"A": "b"}, None, 1024**2)
+    sources = [argv[i + 1] for i, arg in enumerate(argv) if arg in ("--ro-bind", "--bind")]
+    inside = [s for s in sources if s.startswith(str(PROJECT) + "/")]
+    assert set(inside) <= {str(HARNESS), str(HELPERS), os.path.realpath(sys.prefix)}, inside
+    assert "--unshare-net" in argv and "--unshare-pid" in argv and "--die-with-parent" in argv
+    assert "--clearenv" in argv
+
+
+def test_the_sandbox_sees_no_gpu_and_no_grader_environment(tmp_path):
+    probe = ("import os, torch\nraise RuntimeError(f\"SEEN cuda={torch.cuda.is_available()} "
+             "secret={'GRADER_SECRET' in os.environ} gpus={os.environ.get('CUDA_VISIBLE_DEVICES')!r} "
+             "data={os.environ.get('MNIST_ROOT')}\")")
+    path = edited(RELEASE, tmp_path, "probe", {"fc_params": [("raise NotImplementedError()", probe)]})
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="0", GRADER_SECRET="s3cret")
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    line = next(line for line in result.stdout.splitlines() if "SEEN" in line)
+    assert "cuda=False secret=False gpus='' data=/nonexistent" in line
