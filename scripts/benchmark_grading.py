@@ -29,8 +29,9 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def autograder_seconds(repeat: int) -> list[float]:
-    return [timed([sys.executable, "-m", "autograder", "grade", str(SUBMISSION)], ROOT) for _ in range(repeat)]
+def autograder_seconds(repeat: int, isolation: str = "auto") -> list[float]:
+    command = [sys.executable, "-m", "autograder", "grade", str(SUBMISSION), "--isolation", isolation]
+    return [timed(command, ROOT) for _ in range(repeat)]
 
 
 def nbgrader_seconds() -> float:
@@ -54,8 +55,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="autograder runs (the median is reported)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="time the autograder only")
     args = parser.parse_args()
+    bare = autograder_seconds(args.repeat, "none")
     ours = autograder_seconds(args.repeat)
     print(f"autograder grade:   median {statistics.median(ours):6.1f} s  (runs: {', '.join(f'{s:.1f}' for s in ours)})")
+    print(f"without isolation:  median {statistics.median(bare):6.1f} s  (runs: {', '.join(f'{s:.1f}' for s in bare)}); "
+          f"isolation overhead {statistics.median(ours) - statistics.median(bare):+.1f} s (target: at most 1 s)")
     if args.skip_nbgrader:
         return
     theirs = nbgrader_seconds()
