@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,18 +25,29 @@ COST_FACTOR = 4                 # a graph may cost this many times the reference
 # the architecture does not need, and refuses the graph.
 RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
-ALLOWED_OPERATORS = {
-    "aten.conv2d", "aten.linear", "aten.relu", "aten.relu_", "aten.max_pool2d", "aten.avg_pool2d",
-    "aten.adaptive_avg_pool2d", "aten.view", "aten.reshape", "aten.flatten", "aten._unsafe_view",
-    "aten.permute", "aten.contiguous", "aten.clone", "aten.t", "aten.addmm", "aten.mm", "aten.matmul",
-    "aten.add", "aten.add_", "aten.sub", "aten.mul", "aten.div", "aten.sigmoid", "aten.tanh",
-    "aten.softmax", "aten._softmax", "aten.log_softmax", "aten._log_softmax", "aten.dropout",
-    "aten.leaky_relu", "aten.gelu", "aten.elu", "aten.hardtanh", "aten.silu", "aten.batch_norm",
-    "aten._native_batch_norm_legit_no_training", "aten.squeeze", "aten.unsqueeze", "aten.cat",
-    "aten.sym_size", "aten.alias", "aten.detach", "aten.detach_", "aten.expand", "aten.transpose", "aten.max_pool2d_with_indices",
-    "aten.sum", "aten.mean", "aten.neg", "aten.exp", "aten.log", "aten.pow", "aten.select", "aten.slice",
-    "aten.lift_fresh_copy", "aten._to_copy", "aten.to", "aten.type_as",
-}
+# Every ATen operator is accepted except those that are unsafe or not repeatable for the grader:
+# random ones (tagged nondeterministic_seeded; dropout only when exported in eval mode), ones that
+# return uninitialised memory, and ones that re-point or resize storage.
+REFUSED_OPERATORS = {"as_strided", "as_strided_", "as_strided_scatter", "empty", "empty_like", "empty_strided",
+                     "new_empty", "new_empty_strided", "set_", "resize_", "resize_as_", "_local_scalar_dense",
+                     "_assert_async", "_print", "save", "load"}
+EVAL_DROPOUT = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
+OPERATOR_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+
+
+def _refusal(operator: str, overload: str) -> str | None:
+    """Why an ATen operator is refused, or None when the grader runs it."""
+    if not OPERATOR_NAME.fullmatch(operator) or not OPERATOR_NAME.fullmatch(overload):
+        return "an operator with a malformed name"
+    packet = getattr(torch.ops.aten, operator, None)
+    resolved = getattr(packet, overload, None) if packet is not None else None
+    if resolved is None:
+        return f"aten.{operator}.{overload}, which PyTorch does not know"
+    if operator in REFUSED_OPERATORS or torch.Tag.nondeterministic_bitwise in resolved.tags:
+        return f"aten.{operator}, which is not safe to run in the grader"
+    if torch.Tag.nondeterministic_seeded in resolved.tags and operator not in EVAL_DROPOUT:
+        return f"aten.{operator}, which draws random numbers"
+    return None
 
 
 class ArtifactError(Exception):
@@ -78,13 +90,14 @@ def _screen_graph(raw: bytes) -> None:
     for key, value in _walk(graph):
         if key in ("as_expr", "sym_int_values", "sym_bool_values", "sym_float_values") and value:
             raise ArtifactError("the exported graph has symbolic shapes")
-        if key == "target" and isinstance(value, str) and value.startswith("torch.ops."):
+        if key == "target" and isinstance(value, str) and value.startswith("torch.ops.aten."):
             calls += 1
-            operator = value[len("torch.ops."):].rsplit(".", 1)[0]
-            if operator not in ALLOWED_OPERATORS:
-                raise ArtifactError(f"the model uses an operation the grader does not run: {operator}")
-        elif key == "target" and isinstance(value, str) and not value.startswith(("_operator.", "torch.")):
-            raise ArtifactError(f"the exported graph calls {value!r}")
+            operator, _, overload = value[len("torch.ops.aten."):].partition(".")
+            refusal = _refusal(operator, overload)
+            if refusal:
+                raise ArtifactError(f"the model uses {refusal}")
+        elif key == "target" and isinstance(value, str) and not value.startswith("_operator."):
+            raise ArtifactError(f"the exported graph calls {value[:80]!r}, which the grader does not run")
     if calls > MAX_NODES:
         raise ArtifactError(f"the model's graph has {calls} operations; the grader runs at most {MAX_NODES}")
 
@@ -99,6 +112,10 @@ def _screen_state(program: torch.export.ExportedProgram) -> None:
         if name.rsplit(".", 1)[-1] not in RESETTABLE_BUFFERS:
             raise ArtifactError(f"the model keeps state in the buffer {name!r}, which the architecture does not "
                                 "need (weights belong in nn.Parameter; constants can be computed in forward)")
+    for node in program.graph.nodes:
+        name = str(node.target).split(".")
+        if node.op == "call_function" and len(name) > 1 and name[1] in EVAL_DROPOUT and len(node.args) > 2 and node.args[2]:
+            raise ArtifactError("the model's dropout was exported in training mode: it would draw random numbers")
     constants = sum(program.constants[name].numel() for name in signature.inputs_to_lifted_tensor_constants.values()
                     if isinstance(program.constants.get(name), torch.Tensor))
     if constants > MAX_CONSTANT_ELEMENTS:
@@ -151,17 +168,25 @@ class ExportedModel:
     def module(self) -> torch.nn.Module:
         return self.program.module()
 
-    def parameters_in_use_order(self) -> list[str]:
-        """Parameter names in the order the graph's conv/linear calls use them (weight, then bias)."""
+    def affine_layers(self) -> list[dict]:
+        """The convolutions and linear layers in the order the forward pass calls them: their parameter
+        names and, for convolutions, stride, padding, dilation and groups as the student set them."""
         lifted = self.program.graph_signature.inputs_to_parameters
-        order = []
+        layers = []
         for node in self.program.graph.nodes:
-            if node.op == "call_function":
-                for argument in node.args:
-                    name = lifted.get(getattr(argument, "name", None))
-                    if name is not None and name not in order:
-                        order.append(name)
-        return order
+            name = str(node.target)
+            if node.op != "call_function" or name not in ("aten.conv2d.default", "aten.linear.default"):
+                continue
+            names = [lifted.get(getattr(argument, "name", None)) for argument in node.args[1:3]]
+            if names[0] is None:
+                raise ArtifactError("a layer of the model uses a weight that is not a parameter")
+            layer = {"kind": "conv" if "conv" in name else "linear", "weight": names[0],
+                     "bias": names[1] if len(names) > 1 else None}
+            if layer["kind"] == "conv":
+                stride, padding, dilation, groups = (list(node.args[3:]) + [1, 0, 1, 1][len(node.args[3:]):])[:4]
+                layer.update(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            layers.append(layer)
+        return layers
 
     def layer_shapes(self, kinds: dict[str, str]) -> list[tuple[str, tuple[int, ...]]]:
         """(layer kind, per-sample output shape) of every call of the operators in ``kinds`` (operator

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 # The graded models: display name, the notebook's variable, the input of one sample, the variable
-# holding the student's parameter count, and the reference's parameter count.
+# holding the student's parameter count and the answer cell (grade id) that assigns it, and the
+# reference's parameter count.
 MODELS = {
-    "fc": {"name": "FC", "variable": "model_fc", "input": (784,), "answer": "fc_num_params", "parameters": 567434},
+    "fc": {"name": "FC", "variable": "model_fc", "input": (784,), "answer": "fc_num_params",
+           "answer_cell": "fc_params", "parameters": 567434},
     "lenet": {"name": "CNN_LeNet", "variable": "model_lenet", "input": (1, 28, 28), "answer": "lenet_num_params",
-              "parameters": 106154},
+              "answer_cell": "lenet_params", "parameters": 106154},
     "cnn": {"name": "CNN", "variable": "model_cnn", "input": (1, 28, 28), "answer": "cnn_num_params",
-            "parameters": 98442},
+            "answer_cell": "cnn_params", "parameters": 98442},
 }
 # What one forward pass of the reference costs at the export batch size (100), as
 # ``artifacts.graph_cost`` measures it: (operations, values produced). Student graphs may cost a few
@@ -30,3 +32,7 @@ LAYER_SHAPES = {
             ("conv", (64, 7, 7)), ("pool", (64, 3, 3)),
             ("linear", (128,)), ("linear", (10,))],
 }
+
+# What a student's code may import when it is graded, besides Python's standard library: the packages
+# of requirements-grading.txt (by import name) and the notebook's helpers.
+STUDENT_MODULES = ("torch", "torchvision", "torchsummary", "numpy", "scipy", "matplotlib", "PIL", "tqdm", "helpers")

@@ -27,6 +27,7 @@ class GradingContext:
     settings: Settings
     mnist: "MnistTensors"
     unreadable: str = ""                              # why the submission was not run at all
+    answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
@@ -86,9 +87,13 @@ class GradingContext:
             raise found
         return found
 
-    @property
-    def answers(self) -> dict:
-        return self.section("answers", "answers", "the answers could not be read")
+    def answer_source(self, grade_id: str) -> str:
+        """The source of an answer cell, read by the grader itself from the submitted file."""
+        if self.unreadable:
+            raise CheckFailure(self.unreadable)
+        if grade_id not in self.answer_sources:
+            raise CheckFailure(f"the answer cell {grade_id} is missing from the notebook")
+        return self.answer_sources[grade_id]
 
     @property
     def criterion(self) -> dict:

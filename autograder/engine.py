@@ -27,9 +27,10 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     settings = settings or Settings()
     mode = choose_mode(isolation)
     started = time.monotonic()
-    sandbox, unreadable = None, ""
+    sandbox, unreadable, answers = None, "", {}
     try:
-        sandbox = SandboxProcess(sandbox_job(read_answers(path), settings), settings.limits, mode)
+        answers = read_answers(path)
+        sandbox = SandboxProcess(sandbox_job(answers, settings), settings.limits, mode)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -45,7 +46,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         if sandbox:
             sandbox.discard()
         raise
-    verdict = score(path, run, unreadable, settings, mnist, started)
+    verdict = score(path, run, unreadable, answers, settings, mnist, started)
     verdict.provenance = {"notebook_sha256": file_sha256(path), "grader_version": grader_version(),
                           "isolation": run.isolation if run else {"mode": mode, "description": "nothing was run"}}
     return verdict

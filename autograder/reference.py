@@ -45,6 +45,27 @@ class ReferenceCNN(nn.Module):
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
+def intended_forward(layers: list[dict], state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """What the assignment's architecture computes with whatever layers the student chose: every
+    convolution followed by ReLU and 2x2 max pooling, then flattening, then the linear layers with ReLU
+    between them and none after the last. ``layers`` come from ``ExportedModel.affine_layers`` (sizes and
+    convolution settings are the student's), so a wrong width costs the size checks, not this one."""
+    convolutions = [layer for layer in layers if layer["kind"] == "conv"]
+    linears = [layer for layer in layers if layer["kind"] == "linear"]
+    if layers != convolutions + linears:
+        raise ValueError("a convolution comes after a linear layer")
+    for conv in convolutions:
+        bias = state[conv["bias"]] if conv["bias"] else None
+        x = F.conv2d(x, state[conv["weight"]], bias, conv["stride"], conv["padding"], conv["dilation"], conv["groups"])
+        x = F.max_pool2d(F.relu(x), 2)
+    x = x.flatten(1)
+    for index, linear in enumerate(linears):
+        x = F.linear(x, state[linear["weight"]], state[linear["bias"]] if linear["bias"] else None)
+        if index < len(linears) - 1:
+            x = F.relu(x)
+    return x
+
+
 # Reference implementation of each graded model, by the keys of ``assignment.MODELS``.
 REFERENCES = {"fc": ReferenceFC, "lenet": ReferenceLeNet, "cnn": ReferenceCNN}
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 MAX_REPORT_BYTES = 8 * 1024**2
 MAX_EVENTS = 10_000
-EVENTS = {"forward", "loss", "backward", "step", "zero_grad"}
+EVENTS = {"forward", "loss", "backward", "step"}
 
 
 def _text(limit: int) -> Callable[[Any], bool]:
@@ -53,13 +53,14 @@ def _mapping(key_test: Callable[[Any], bool], value_test: Callable[[Any], bool],
 
 
 _PHASE = _record({"output": _text(2000), "output_dropped": _whole, "seconds": _number}, {"error": _text(1000)})
+_FLAG = lambda value: isinstance(value, bool)  # noqa: E731
+_ROWS = _list_of(lambda v: _whole(v) and 0 <= v < 100_000, 100_000)
 _EVENT = _record({"event": lambda v: v in EVENTS},
-                 {"kind": lambda v: v in ("train", "test"), "training": lambda v: isinstance(v, bool),
-                  "grad_enabled": lambda v: isinstance(v, bool)})
+                 {"index": _whole, "training": _FLAG, "grad_enabled": _FLAG, "train_rows": _ROWS, "test_rows": _ROWS,
+                  "forward": _optional(_whole), "stale": _FLAG})
 _LOOP_RUN = _record({"events": _list_of(_EVENT, MAX_EVENTS), "test_acc": _optional(_list_of(_number, 1000))})
 SECTIONS: dict[str, Callable[[Any], bool]] = {
     "phases": _mapping(_text(80), _PHASE, 200),
-    "answers": _mapping(_text(40), lambda v: v is None or _number(v) or _text(80)(v), 20),
     "criterion": _record({"type": _text(300)}, {"value": _number}),
     "optimizer": _record({"type": _text(300)}, {"lr": _list_of(_number, 100), "parameters": _list_of(_text(200), 1000)}),
     "loop": _mapping(lambda k: k in ("1", "2"), _LOOP_RUN, 2),

@@ -81,7 +81,10 @@ def run_checks(context: GradingContext) -> list[CheckResult]:
 def _notes(context: GradingContext) -> list[str]:
     run, notes = context.run, []
     if run.ended not in ("finished", "not run"):
-        notes.append(f"the submission's code {run.ended} (after {run.seconds:.0f} s); checks after that point score 0")
+        phases = list(context.report.get("phases", {}))
+        where = f"in the step after '{excerpt(phases[-1], 60)}'" if phases else "in its first cell"
+        notes.append(f"the submission's code {run.ended} {where} ({run.seconds:.0f} s in): the checks that need "
+                     "that step or a later one score 0")
     if run.channel_problem:
         notes.append(f"the grader stopped reading the sandbox's output: {run.channel_problem}")
     notes += sorted(set(context.report.problems.values()))
@@ -93,13 +96,13 @@ def _notes(context: GradingContext) -> list[str]:
     return notes
 
 
-def score(path: Path, run: SandboxRun | None, unreadable: str, settings: Settings, mnist: MnistTensors,
-          started: float) -> Verdict:
+def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
+          mnist: MnistTensors, started: float) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read)."""
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, "not run", 0.0)
     try:
-        context = GradingContext(run, settings, mnist, unreadable=unreadable)
+        context = GradingContext(run, settings, mnist, unreadable=unreadable, answer_sources=answers)
         notes = [unreadable] if unreadable else _notes(context)
         checks = run_checks(context)
     finally:

@@ -10,64 +10,104 @@ from submissions import SOLUTION, edited
 
 pytestmark = pytest.mark.slow
 
-# name: (edits by grade id, the checks that must fail)
+# Points of each check, by the names the verdicts use.
+POINTS = {"FC has the right number of parameters": 4, "CNN_LeNet has the right number of parameters": 4,
+          "CNN has the right number of parameters": 4, "CNN(filters=...) sizes its layers from filters": 4,
+          "your answer: parameters of FC": 2, "your answer: parameters of CNN_LeNet": 2, "your answer: parameters of CNN": 2,
+          "FC: layer output shapes": 4, "CNN_LeNet: layer output shapes": 4, "CNN: layer output shapes": 4,
+          "FC: computes the intended function": 6, "CNN_LeNet: computes the intended function": 6,
+          "CNN: computes the intended function": 6, "criterion is the cross-entropy loss": 2,
+          "opt is SGD with learning rate 0.1 over model_fc's parameters": 3,
+          "train_model: one forward, loss, backward and optimizer step per batch": 5,
+          "train_model: resets the gradients every batch": 4,
+          "train_model: weights match a reference loop from the same start": 6,
+          "train_model: trains for the given number of epochs": 4, "train_model: evaluates in eval mode": 3,
+          "train_model: evaluates without gradients": 3, "FC: test accuracy after the grader's training": 6,
+          "CNN_LeNet: test accuracy after the grader's training": 6, "CNN: test accuracy after the grader's training": 6}
+STEP = "train_model: one forward, loss, backward and optimizer step per batch"
+WEIGHTS = "train_model: weights match a reference loop from the same start"
+
+# name: (edits by grade id, the checks that must fail, the exact score)
 BUGS = {
     "fc_wrong_hidden_size": (
         {"fc_class": [("nn.Linear(512, 256)", "nn.Linear(512, 200)"), ("nn.Linear(256, 128)", "nn.Linear(200, 128)")]},
-        {"FC has the right number of parameters", "FC: layer output shapes", "FC: computes the intended function"}),
+        {"FC has the right number of parameters", "FC: layer output shapes"}, 92),
+    "fc_narrow_second_layer": (
+        {"fc_class": [("nn.Linear(512, 256)", "nn.Linear(512, 100)"), ("nn.Linear(256, 128)", "nn.Linear(100, 128)")]},
+        {"FC has the right number of parameters", "FC: layer output shapes"}, 92),
+    "fc_extra_layer": (
+        {"fc_class": [("self.fc4 = nn.Linear(128, 10)", "self.fc4 = nn.Sequential(nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))")]},
+        {"FC has the right number of parameters", "FC: layer output shapes"}, 92),
     "fc_missing_relu": (
         {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]},
-        {"FC: computes the intended function"}),
+        {"FC: computes the intended function"}, 94),
+    "fc_relu_after_output": (
+        {"fc_class": [("return self.fc4(x)", "return F.relu(self.fc4(x))")]},
+        {"FC: computes the intended function"}, 94),
     "lenet_wrong_padding": (
         {"lenet_class": [("nn.Conv2d(1, 6, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(1, 6, kernel_size=3, stride=1, padding=0)"),
                          ("nn.Conv2d(6, 16, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(6, 16, kernel_size=3, stride=1, padding=0)"),
                          ("nn.Linear(16 * 7 * 7, 120)", "nn.Linear(16 * 5 * 5, 120)")]},
-        {"CNN_LeNet has the right number of parameters", "CNN_LeNet: layer output shapes",
-         "CNN_LeNet: computes the intended function"}),
+        {"CNN_LeNet has the right number of parameters", "CNN_LeNet: layer output shapes"}, 92),
     "lenet_wrong_flatten": (
         {"lenet_class": [("x = torch.flatten(x, start_dim=1)", "x = x.permute(0, 2, 3, 1).flatten(start_dim=1)")]},
-        {"CNN_LeNet: computes the intended function"}),
+        {"CNN_LeNet: computes the intended function"}, 94),
     "cnn_average_pooling": (
         {"cnn_class": [("self.pool = nn.MaxPool2d(2)", "self.pool = nn.AvgPool2d(2)")]},
-        {"CNN: computes the intended function"}),
+        {"CNN: computes the intended function"}, 94),
+    "cnn_missing_third_pooling": (
+        {"cnn_class": [("x = self.pool(F.relu(self.conv3(x)))", "x = F.relu(self.conv3(x))"),
+                       ("nn.Linear(filters[2] * 3 * 3, 128)", "nn.Linear(filters[2] * 7 * 7, 128)")]},
+        {"CNN has the right number of parameters", "CNN: layer output shapes", "CNN: computes the intended function"}, 86),
     "cnn_ignores_filters": (
         {"cnn_class": [("nn.Conv2d(1, filters[0],", "nn.Conv2d(1, 16,"),
                        ("nn.Conv2d(filters[0], filters[1],", "nn.Conv2d(16, 32,"),
                        ("nn.Conv2d(filters[1], filters[2],", "nn.Conv2d(32, 64,"),
                        ("nn.Linear(filters[2] * 3 * 3, 128)", "nn.Linear(64 * 3 * 3, 128)")]},
-        {"CNN(filters=...) sizes its layers from filters"}),
+        {"CNN(filters=...) sizes its layers from filters"}, 96),
+    "cnn_linear_ignores_filters": (
+        {"cnn_class": [("nn.Linear(filters[2] * 3 * 3, 128)", "nn.Linear(64 * 3 * 3, 128)")]},
+        {"CNN(filters=...) sizes its layers from filters"}, 96),
     "loop_no_zero_grad": (
         {"train_model": [("            opt.zero_grad()                     # step 10: reset the gradients\n", "")]},
-        {"train_model: resets the gradients every batch", "train_model: weights match a reference loop from the same start"}),
+        {"train_model: resets the gradients every batch", WEIGHTS}, 90),
     "loop_no_step": (
         {"train_model": [("            opt.step()                          # step 9: optimizer step\n", "")]},
-        {"train_model: one forward, loss, backward and optimizer step per batch",
-         "train_model: weights match a reference loop from the same start"}),
+        {STEP, WEIGHTS}, 89),
     "loop_backward_twice": (
         {"train_model": [("loss.backward()  ", "loss.backward(retain_graph=True); loss.backward()  ")]},
-        {"train_model: one forward, loss, backward and optimizer step per batch",
-         "train_model: resets the gradients every batch",
-         "train_model: weights match a reference loop from the same start"}),
+        {STEP, WEIGHTS}, 89),
     "loop_ignores_epochs": (
         {"train_model": [("for epoch in range(epochs):", "for epoch in range(3):")]},
-        {"train_model: trains for the given number of epochs",
-         "train_model: weights match a reference loop from the same start"}),
+        {"train_model: trains for the given number of epochs"}, 96),
     "loop_eval_without_no_grad": (
         {"train_model": [("        with torch.no_grad():\n            for x, y in dl_te:\n                x, y = x.to(device), y.to(device)\n                correct +=",
                           "        if True:\n            for x, y in dl_te:\n                x, y = x.to(device), y.to(device)\n                correct +=")]},
-        {"train_model: evaluates without gradients"}),
+        {"train_model: evaluates without gradients"}, 97),
     "loop_eval_in_train_mode": (
         {"train_model": [("        model.eval()\n", "")]},
-        {"train_model: evaluates in eval mode"}),
+        {"train_model: evaluates in eval mode"}, 97),
     "wrong_loss": (
         {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "criterion = nn.MultiMarginLoss()")]},
-        {"criterion is the cross-entropy loss"}),
+        {"criterion is the cross-entropy loss"}, 98),
+    "loss_that_raises": (
+        {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "criterion = nn.MSELoss()")]},
+        {"criterion is the cross-entropy loss"}, 98),
     "wrong_learning_rate": (
         {"loss_opt": [("lr=0.1)", "lr=0.01)")]},
-        {"opt is SGD with learning rate 0.1 over model_fc's parameters"}),
+        {"opt is SGD with learning rate 0.1 over model_fc's parameters"}, 97),
+    "optimizer_with_momentum": (
+        {"loss_opt": [("lr=0.1)", "lr=0.1, momentum=0.9)")]},
+        {"opt is SGD with learning rate 0.1 over model_fc's parameters"}, 97),
     "wrong_parameter_answer": (
         {"fc_params": [("(784 * 512 + 512) + (512 * 256 + 256)", "(784 * 512) + (512 * 256 + 256)")]},
-        {"your answer: parameters of FC"}),
+        {"your answer: parameters of FC"}, 98),
+    "answer_by_counting_function": (
+        {"fc_params": [("fc_num_params = (784 * 512 + 512)", "fc_num_params = count_parameters(model_fc)\n_unused = (784 * 512 + 512)")]},
+        {"your answer: parameters of FC"}, 98),
+    "answer_by_numel_sum": (
+        {"lenet_params": [("lenet_num_params = ((6 * 1 * 3 * 3 + 6)", "lenet_num_params = sum(p.numel() for p in model_lenet.parameters())\n_unused = ((6 * 1 * 3 * 3 + 6)")]},
+        {"your answer: parameters of CNN_LeNet"}, 98),
 }
 
 
@@ -78,12 +118,17 @@ def mnist():
     return data
 
 
+def test_the_points_table_is_the_graders():
+    assert sum(POINTS.values()) == 100 and all(score == 100 - sum(POINTS[name] for name in failing)
+                                               for _, failing, score in BUGS.values())
+
+
 @pytest.mark.parametrize("bug", list(BUGS))
 def test_single_bug_loses_exactly_its_points(tmp_path, mnist, bug):
-    edits, failing = BUGS[bug]
+    edits, failing, score = BUGS[bug]
     verdict = grade(edited(SOLUTION, tmp_path, bug, edits), mnist=mnist)
     failed = {c.name for c in verdict.checks if not c.passed}
     assert failed == failing, [(c.name, c.reason) for c in verdict.checks if not c.passed]
-    lost = sum(c.max_score for c in verdict.checks if c.name in failing)
-    assert verdict.score == verdict.max_score - lost
+    assert verdict.score == score
+    assert {c.name: c.max_score for c in verdict.checks} == POINTS
     assert all(c.reason for c in verdict.checks if not c.passed)

@@ -30,10 +30,13 @@ def test_optimizer(graded):
     assert found.get("lr") == [0.1], f"opt's learning rate should be 0.1, found {found.get('lr')}"
     deltas = graded.optimizer_step()
     names = found.get("parameters")
-    assert names and names == list(graded.parameters("fc", "model_fc")) and set(deltas) == set(names), (
-        "opt.step() should update every parameter of model_fc")
+    assert names and names == list(graded.parameters("fc", "model_fc")), "opt.step() should update every parameter of model_fc"
+    assert set(deltas) == {f"{step}/{name}" for step in (1, 2) for name in names}, "opt.step() left no complete result"
     generator = torch.Generator().manual_seed(graded.settings.seed + 1)
+    gradients = {name: torch.randn(deltas[f"1/{name}"].shape, generator=generator) for name in names}
     for name in names:
-        gradient = torch.randn(deltas[name].shape, generator=generator)
-        assert close(deltas[name], -0.1 * gradient, 1e-5), (
+        assert close(deltas[f"1/{name}"], -0.1 * gradients[name], 1e-5), (
             f"one opt.step() should move model_fc's {name} by -0.1 x its gradient; it did not")
+        assert close(deltas[f"2/{name}"], -0.1 * gradients[name], 1e-5), (
+            f"a second opt.step() with the same gradient moved model_fc's {name} differently from the first: "
+            "plain SGD has no momentum and no weight decay")

@@ -114,8 +114,9 @@ def transform_magics(code: str) -> str:
 class Phase:
     """Runs a block under a time budget with student output captured; records any error."""
 
-    def __init__(self, report: dict, name: str, seconds: float, output_limit: int) -> None:
+    def __init__(self, report: dict, name: str, seconds: float, output_limit: int, modules: list) -> None:
         self.report, self.name, self.seconds, self.output_limit = report, name, seconds, output_limit
+        self.modules = modules
 
     def __enter__(self):
         self.stream = CappedStream(self.output_limit)
@@ -132,6 +133,9 @@ class Phase:
                  "seconds": round(time.monotonic() - self.started, 3)}
         if kind is PhaseTimeout:
             entry["error"] = f"timed out after {self.seconds:g} s"
+        elif kind is not None and issubclass(kind, ModuleNotFoundError):
+            entry["error"] = (f"ModuleNotFoundError: the module '{error.name}' is not available when grading; "
+                              f"available: the standard library, {', '.join(self.modules)}")
         elif kind is not None:
             entry["error"] = "".join(traceback.format_exception_only(kind, error)).strip()[-1000:]
         self.report.setdefault("phases", {})[self.name] = entry
@@ -158,17 +162,6 @@ def export_model(model: nn.Module, input_shape: list, batch: int, key: str) -> N
         send(f"{key}.{part}", getattr(artifact, part))
 
 
-def record_answers(namespace: dict, names: list) -> dict:
-    answers = {}
-    for name in names:
-        value = namespace.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            answers[name] = None if value is None else repr(type(value).__name__)
-        else:
-            answers[name] = value
-    return answers
-
-
 def record_criterion(namespace: dict, seed: int) -> dict:
     """What `criterion` computes on seeded logits and labels."""
     criterion = namespace.get("criterion")
@@ -182,46 +175,63 @@ def record_criterion(namespace: dict, seed: int) -> dict:
 
 
 def record_optimizer(namespace: dict, seed: int) -> dict:
-    """What one `opt.step()` does to model_fc's parameters, given seeded gradients."""
+    """What two `opt.step()` calls do to model_fc's parameters, given the same seeded gradients each
+    time (plain SGD moves them by the same amount twice; momentum or weight decay would not)."""
     opt, model = namespace.get("opt"), namespace.get("model_fc")
     found = {"type": type(opt).__module__ + "." + type(opt).__qualname__}
     if isinstance(opt, torch.optim.Optimizer) and isinstance(model, nn.Module):
         found["lr"] = [float(group.get("lr", float("nan"))) for group in opt.param_groups]
         generator = _GENERATOR().manual_seed(seed + 1)
-        names, before = [], {}
-        for name, parameter in model.named_parameters():
-            names.append(name)
-            before[name] = parameter.detach().cpu().clone()
-            parameter.grad = _RANDN(parameter.shape, generator=generator).to(parameter.device)
-        opt.step()
-        send_tensors("optimizer_step.pt", {name: parameter.detach().cpu() - before[name]
-                                           for name, parameter in model.named_parameters()})
-        found["parameters"] = names
+        parameters = dict(model.named_parameters())
+        gradients = {name: _RANDN(p.shape, generator=generator) for name, p in parameters.items()}
+        deltas = {}
+        for step in (1, 2):
+            before = {name: p.detach().cpu().clone() for name, p in parameters.items()}
+            for name, parameter in parameters.items():
+                parameter.grad = gradients[name].clone().to(parameter.device)
+            opt.step()
+            deltas.update({f"{step}/{name}": p.detach().cpu() - before[name] for name, p in parameters.items()})
+        send_tensors("optimizer_step.pt", deltas)
+        found["parameters"] = list(parameters)
     return found
 
 
 class ProbeModel(nn.Module):
-    """A small MLP that logs every forward pass: which batch, train/eval mode, gradients on or off."""
+    """A small MLP that logs every forward pass: which training and test samples it saw (whatever the
+    batching), in train or eval mode, with gradients on or off; its outputs are remembered so that each
+    loss can be attributed to the forward pass it consumed."""
 
-    def __init__(self, events: list, test_batches: list) -> None:
+    def __init__(self, events: list, train_x: torch.Tensor, test_x: torch.Tensor) -> None:
         super().__init__()
         self.hidden, self.out = nn.Linear(6, 12), nn.Linear(12, 3)
-        self.events, self.test_batches = events, test_batches
+        self.events = events
+        self.train_rows = {row.numpy().tobytes(): index for index, row in enumerate(train_x)}
+        self.test_rows = {row.numpy().tobytes(): index for index, row in enumerate(test_x)}
+        self.outputs: dict = {}   # storage address of each output -> the forward pass that made it
+        self.passes = 0
 
     def forward(self, x):
-        kind = "test" if any(x.shape == t.shape and _EQUAL(x, t) for t in self.test_batches) else "train"
-        self.events.append({"event": "forward", "kind": kind, "training": self.training,
-                            "grad_enabled": bool(_IS_GRAD_ENABLED())})
-        return self.out(_RELU(self.hidden(x)))
+        rows = [row.numpy().tobytes() for row in x.detach().cpu().float().reshape(x.shape[0], -1)]
+        number, self.passes = self.passes, self.passes + 1
+        self.events.append({"event": "forward", "index": number, "training": self.training,
+                            "grad_enabled": bool(_IS_GRAD_ENABLED()),
+                            "train_rows": [self.train_rows[r] for r in rows if r in self.train_rows],
+                            "test_rows": [self.test_rows[r] for r in rows if r in self.test_rows]})
+        output = self.out(_RELU(self.hidden(x)))
+        self.outputs[output.untyped_storage().data_ptr()] = number
+        return output
 
 
 class LoggedLoss(nn.Module):
-    def __init__(self, events: list) -> None:
+    """The cross-entropy, logging which forward pass's output it was given (None: not a model output)."""
+
+    def __init__(self, events: list, model: ProbeModel) -> None:
         super().__init__()
-        self.events = events
+        self.events, self.model = events, model
 
     def forward(self, logits, labels):
-        self.events.append({"event": "loss"})
+        source = self.model.outputs.get(logits.untyped_storage().data_ptr()) if isinstance(logits, torch.Tensor) else None
+        self.events.append({"event": "loss", "forward": source})
         return _CROSS_ENTROPY(logits, labels)
 
 
@@ -233,10 +243,6 @@ class LoggedSGD(torch.optim.SGD):
     def step(self, closure=None):
         self.events.append({"event": "step"})
         return super().step(closure)
-
-    def zero_grad(self, set_to_none: bool = True):
-        self.events.append({"event": "zero_grad"})
-        return super().zero_grad(set_to_none)
 
 
 def probe_loop(namespace: dict, spec: dict, epochs: int) -> dict:
@@ -252,10 +258,15 @@ def probe_loop(namespace: dict, spec: dict, epochs: int) -> dict:
     test_loader = _DATA_LOADER(_TENSOR_DATASET(x_test, y_test), batch_size=batch)
     events = []
     _MANUAL_SEED(spec["seed"])
-    model = ProbeModel(events, [x_test[i:i + batch] for i in range(0, len(x_test), batch)])
+    model = ProbeModel(events, x, x_test)
     first = model.hidden.weight
-    first.register_hook(lambda grad: events.append({"event": "backward"}))
-    history = train_model(model, LoggedLoss(events), LoggedSGD(model.parameters(), events, spec["lr"]),
+
+    def on_backward(gradient):  # runs before the new gradient is added to first.grad
+        stale = first.grad is not None and bool(first.grad.abs().sum() > 0)
+        events.append({"event": "backward", "stale": stale})
+
+    first.register_hook(on_backward)
+    history = train_model(model, LoggedLoss(events, model), LoggedSGD(model.parameters(), events, spec["lr"]),
                           train_loader, test_loader, epochs)
     send_tensors(f"loop_{epochs}.pt", {k: v.detach().clone() for k, v in model.state_dict().items()})
     accuracies = history.get("test_acc") if isinstance(history, dict) else None
@@ -274,14 +285,12 @@ def main() -> None:
     namespace["get_ipython"] = lambda: IPythonShim(namespace)
 
     def phase(name: str, seconds: float = job["phase_seconds"]) -> Phase:
-        return Phase(report, name, seconds, job["output_limit"])
+        return Phase(report, name, seconds, job["output_limit"], job["available_modules"])
 
     for cell in job["cells"]:
         with phase(f"cell {cell['id']}", job["cell_seconds"]):
             exec(compile(transform_magics(cell["code"]), f"<cell {cell['id']}>", "exec"), namespace)
 
-    with phase("answers"):
-        report["answers"] = record_answers(namespace, job["answers"])
     for key, model in job["models"].items():
         with phase(f"export {key}"):
             instance = namespace.get(model["variable"])

@@ -1,0 +1,34 @@
+"""The parameter-count answers are judged from their source: literal arithmetic only."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.answers import NotArithmetic, literal_answer
+
+
+@pytest.mark.parametrize("source, value", [
+    ("fc_num_params = (784 * 512 + 512) + (512 * 10 + 10)", 784 * 512 + 512 + 5130),
+    ("# weights + biases\nhidden = 784 * 512 + 512\nfc_num_params = hidden + 128", 784 * 512 + 640),
+    ("fc_num_params = 10\nfc_num_params += 2 ** 3\nprint(fc_num_params)", 18),
+    ("fc_num_params: int = -(-5) + 10 // 3", 8),
+    ("fc_num_params = 567434", 567434),
+])
+def test_arithmetic_on_numbers_counts(source, value):
+    assert literal_answer(source, "fc_num_params") == value
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("fc_num_params = count_parameters(model_fc)", "calls count_parameters()"),
+    ("fc_num_params = sum(p.numel() for p in model_fc.parameters())", "calls sum()"),
+    ("n = len(model_fc.fc1.weight)\nfc_num_params = n * 784", "uses n"),
+    ("fc_num_params = model_fc.fc1.weight.numel() + 10", "calls model_fc.fc1.weight.numel()"),
+    ("fc_num_params = summary(model_fc)", "calls summary()"),
+    ("x = 1", "not assigned"),
+    ("fc_num_params = 9 ** 9 ** 9", "too large"),
+    ("fc_num_params = [1, 2][0]", "syntax"),
+    ("fc_num_params = (", "not valid Python"),
+])
+def test_anything_else_earns_nothing_and_says_why(source, reason):
+    with pytest.raises(NotArithmetic, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        literal_answer(source, "fc_num_params")

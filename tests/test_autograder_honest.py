@@ -1,0 +1,86 @@
+"""Correct code written another way: every variant earns every point, as quickly as the solution."""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+import pytest
+
+from autograder.context import MnistTensors
+from autograder.engine import grade
+from submissions import SOLUTION, edited
+
+pytestmark = pytest.mark.slow
+
+STEP_10 = "            opt.zero_grad()                     # step 10: reset the gradients\n"
+EVALUATION = ("        with torch.no_grad():\n            for x, y in dl_te:\n                x, y = x.to(device), y.to(device)\n"
+              "                correct += (model(x).argmax(dim=1) == y).sum().item()\n")
+FC_FORWARD = ("        x = F.relu(self.fc1(x))\n        x = F.relu(self.fc2(x))\n        x = F.relu(self.fc3(x))\n"
+              "        return self.fc4(x)\n")
+
+VARIANTS = {
+    "relu_as_clamp": {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x).clamp(min=0)")]},
+    "relu_as_maximum": {"fc_class": [("x = F.relu(self.fc3(x))", "x = torch.maximum(self.fc3(x), torch.zeros(1))")]},
+    "fc_as_sequential": {"fc_class": [
+        ("        self.fc1 = nn.Linear(784, 512)\n", "        self.layers = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),\n"
+         "                                    nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))\n"),
+        ("        self.fc2 = nn.Linear(512, 256)\n        self.fc3 = nn.Linear(256, 128)\n        self.fc4 = nn.Linear(128, 10)\n", ""),
+        (FC_FORWARD, "        return self.layers(x)\n")]},
+    "lenet_functional_pool_and_view": {"lenet_class": [
+        ("x = self.pool(F.relu(self.conv1(x)))", "x = F.max_pool2d(torch.relu(self.conv1(x)), kernel_size=2, stride=2)"),
+        ("x = torch.flatten(x, start_dim=1)", "x = x.view(x.size(0), -1)")]},
+    "cnn_blocks_and_flatten_layer": {"cnn_class": [
+        ("        self.pool = nn.MaxPool2d(2)\n        self.fc1", "        self.pool = nn.MaxPool2d(2)\n        self.flatten = nn.Flatten()\n        self.fc1"),
+        ("x = torch.flatten(x, start_dim=1)", "x = self.flatten(x)")]},
+    "model_zero_grad": {"train_model": [(STEP_10, "            model.zero_grad()\n")]},
+    "grad_set_to_none": {"train_model": [(STEP_10, "            for p in model.parameters():\n                p.grad = None\n")]},
+    "zero_grad_keeping_tensors": {"train_model": [(STEP_10, "            opt.zero_grad(set_to_none=False)\n")]},
+    "zero_grad_before_forward": {"train_model": [
+        (STEP_10, ""), ("            logits = model(x)                   # step 6", "            opt.zero_grad()\n            logits = model(x)  # step 6")]},
+    "evaluation_in_big_batches": {"train_model": [
+        ("            for x, y in dl_te:\n", "            for x, y in torch.utils.data.DataLoader(dl_te.dataset, batch_size=1000):\n")]},
+    "train_accuracy_pass_and_extra_history": {"train_model": [
+        (EVALUATION, EVALUATION + "            seen = sum((model(x.to(device)).argmax(1) == y.to(device)).sum().item() for x, y in dl_tr)\n"
+         "        history.setdefault('train_acc', []).append(seen / len(dl_tr.dataset))\n")]},
+    "test_loss_with_crit": {"train_model": [
+        (EVALUATION, EVALUATION.replace("                correct +=", "                test_loss = crit(model(x), y).item()\n                correct +="))]},
+    "tqdm_progress_bar": {"train_model": [
+        ("        for iteration, (x, y) in enumerate(dl_tr):", "        from tqdm.auto import tqdm\n        for iteration, (x, y) in enumerate(tqdm(dl_tr, leave=False)):")]},
+    "thread_left_running": {"train_model": [
+        ("    device = next(model.parameters()).device\n",
+         "    import threading, time\n    threading.Thread(target=time.sleep, args=(600,)).start()\n    device = next(model.parameters()).device\n")]},
+    "criterion_as_function": {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "def criterion(logits, labels):\n    return F.cross_entropy(logits, labels)")]},
+    "optimizer_positional_lr": {"loss_opt": [("lr=0.1)", "0.1)")]},
+    "answer_with_named_layers": {"lenet_params": [(
+        "lenet_num_params = ((6 * 1 * 3 * 3 + 6) + (16 * 6 * 3 * 3 + 16)\n                    + (784 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10))",
+        "conv1 = 6 * 1 * 3 * 3 + 6\nconv2 = 16 * 6 * 3 * 3 + 16\nfc = (784 * 120 + 120) + (120 * 84 + 84)\nfc += 84 * 10 + 10\n"
+        "lenet_num_params = conv1 + conv2 + fc\nprint(lenet_num_params)")]},
+}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    data = MnistTensors()
+    data.load()
+    return data
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_honest_variant_earns_every_point(tmp_path, mnist, variant):
+    started = time.monotonic()
+    verdict = grade(edited(SOLUTION, tmp_path, variant, VARIANTS[variant]), mnist=mnist)
+    assert verdict.score == 100, [(c.name, c.reason) for c in verdict.checks if not c.passed] + verdict.notes
+    assert not verdict.notes, verdict.notes
+    assert time.monotonic() - started < 60
+
+
+def test_saved_outputs_play_no_part(tmp_path, mnist):
+    """A notebook made large by its outputs (plots, long logs) is graded on its code alone."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    code = next(cell for cell in nb.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="training log line\n" * 1_500_000)]
+    path = tmp_path / "big.ipynb"
+    nbformat.write(nb, path)
+    assert path.stat().st_size > 25 * 1024**2
+    assert grade(path, mnist=mnist).score == 100
