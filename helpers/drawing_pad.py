@@ -1,8 +1,13 @@
 """A canvas to draw a digit with the mouse and ask a trained model what it is.
 
-The drawing, blurring and prediction logic lives in plain methods on a NumPy array, so it runs and
-is tested without a browser; the widgets (ipycanvas + ipywidgets, which work in JupyterLab 4 and
-Notebook 7) only forward mouse strokes and button clicks to those methods.
+The drawing, blurring, preprocessing and prediction logic lives in plain methods on a NumPy array, so
+it runs and is tested without a browser; the widgets (ipycanvas + ipywidgets, which work in JupyterLab 4
+and Notebook 7) only forward mouse strokes and button clicks to those methods and show the results.
+
+Before predicting, the drawing is normalised the way MNIST's digits were (LeCun et al.): the bounding
+box of the ink is scaled, keeping its aspect ratio, to fit a 20 x 20 box, and that box is placed in a
+28 x 28 frame so that the centre of mass of the ink sits in the middle. The pad shows this 28 x 28
+image, which is exactly what the model receives.
 """
 
 from __future__ import annotations
@@ -11,14 +16,62 @@ from typing import Optional, Union
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy import ndimage
 from torch import nn
 
 NUM_CLASSES = 10
+MNIST_SIZE = 28        # side of the frame the model sees
+MNIST_BOX = 20         # side of the box the digit's bounding box is scaled to fit
+MNIST_CENTER = 14.0    # row and column (pixel indices) of the centre of mass of MNIST's digits
+INK_THRESHOLD = 0.05   # fraction of the brightest pixel below which a pixel is background for the bounding box
+PREVIEW_SCALE = 4      # screen pixels per pixel of the 28 x 28 preview
+START_MESSAGE = "Draw a digit, press <b>blur</b>, then <b>predict</b>."
+
+
+def mnist_preprocess(pixels: np.ndarray) -> np.ndarray:
+    """Normalise a drawing (2-D array, ink > 0 on 0 background) the way MNIST's digits were made.
+
+    The bounding box of the ink is cut out and resized, keeping its aspect ratio, so that its longer
+    side is 20 pixels; it is then moved, by whole pixels, in a 28 x 28 frame so that its centre of mass
+    falls on pixel (14, 14), where MNIST's digits have theirs (test-set mean 14.0, spread 0.3). Returns
+    a float array of shape (28, 28) with values in [0, 1] (all zeros for an empty drawing). An image
+    that is already normalised, such as an MNIST digit, comes back as it was (to within rounding).
+    """
+    pixels = np.asarray(pixels, dtype=np.float64)
+    if pixels.ndim != 2:
+        raise ValueError(f"expected a 2-D drawing, got shape {pixels.shape}")
+    frame = np.zeros((MNIST_SIZE, MNIST_SIZE))
+    peak = pixels.max(initial=0.0)
+    if peak <= 0:
+        return frame
+    rows = np.flatnonzero((pixels > INK_THRESHOLD * peak).any(axis=1))
+    cols = np.flatnonzero((pixels > INK_THRESHOLD * peak).any(axis=0))
+    crop = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] / peak
+    height, width = crop.shape
+    factor = MNIST_BOX / max(height, width)
+    new_height = max(1, min(MNIST_BOX, round(height * factor)))
+    new_width = max(1, min(MNIST_BOX, round(width * factor)))
+    # Pillow's resampling filters widen with the reduction factor, so shrinking averages (anti-aliases).
+    resized = Image.fromarray(crop.astype(np.float32)).resize(
+        (new_width, new_height), Image.Resampling.BILINEAR
+    )
+    box = np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
+    top, left = (MNIST_SIZE - new_height) // 2, (MNIST_SIZE - new_width) // 2
+    frame[top : top + new_height, left : left + new_width] = box
+    if frame.sum() > 0:
+        center_row, center_col = ndimage.center_of_mass(frame)
+        shift = (round(MNIST_CENTER - center_row), round(MNIST_CENTER - center_col))  # whole pixels, as MNIST
+        frame = ndimage.shift(frame, shift, order=0, mode="constant", cval=0.0)
+    return np.clip(frame, 0.0, 1.0)
 
 
 class DrawingPad:
-    """Draw on a ``size`` grid (white on black, like MNIST), blur the stroke, predict with ``model``."""
+    """Draw on a ``size`` grid (white on black, like MNIST), blur the stroke, predict with ``model``.
+
+    The model always receives the 28 x 28 image of :func:`mnist_preprocess`, whatever the grid size;
+    :meth:`model_input` returns it and the widget shows it beside the pad.
+    """
 
     def __init__(
         self,
@@ -39,14 +92,18 @@ class DrawingPad:
         self.brush_radius = float(brush_radius)
         self.pixels = np.zeros(self.size, dtype=np.float64)
         self._last_point: Optional[tuple[float, float]] = None
+        self.prediction: Optional[tuple[int, np.ndarray]] = None  # the last (digit, probabilities) shown
         self._widget = None
 
     # ---- drawing logic (grid coordinates: x is the column, y the row) ----
     def reset(self) -> None:
-        """Clear the drawing."""
+        """Clear the drawing, the model's view of it and the last prediction (text and bars)."""
         self.pixels[:] = 0.0
         self._last_point = None
+        self.prediction = None
         self._refresh()
+        self._refresh_preview()
+        self._refresh_prediction()
 
     def draw_line(self, x0: float, y0: float, x1: float, y1: float) -> None:
         """Paint a stroke of ``brush_radius`` from (x0, y0) to (x1, y1), with a soft anti-aliased edge."""
@@ -78,16 +135,15 @@ class DrawingPad:
         peak = blurred.max()
         self.pixels = blurred / peak if peak > 0 else blurred
         self._refresh()
+        self._refresh_preview()
+
+    def model_input(self) -> np.ndarray:
+        """The 28 x 28 image the model sees: the drawing normalised like MNIST (see :func:`mnist_preprocess`)."""
+        return mnist_preprocess(self.pixels)
 
     def to_tensor(self) -> torch.Tensor:
-        """The drawing as a ``(1, 1, H, W)`` float tensor, shifted so that its centre of mass sits in
-        the middle of the grid, as MNIST's digits are."""
-        image = self.pixels
-        if image.sum() > 0:
-            center_row, center_col = ndimage.center_of_mass(image)
-            shift = ((self.size[0] - 1) / 2 - center_row, (self.size[1] - 1) / 2 - center_col)
-            image = ndimage.shift(image, shift, order=1, mode="constant", cval=0.0)
-        return torch.tensor(np.clip(image, 0.0, 1.0), dtype=torch.float32)[None, None]
+        """:meth:`model_input` as a ``(1, 1, 28, 28)`` float32 tensor."""
+        return torch.tensor(self.model_input(), dtype=torch.float32)[None, None]
 
     def predict(self) -> tuple[int, np.ndarray]:
         """The model's digit for the drawing and its ten class probabilities."""
@@ -107,7 +163,7 @@ class DrawingPad:
             self.model.train(was_training)
         if logits.shape != (1, NUM_CLASSES):
             raise ValueError(f"the model should return (1, {NUM_CLASSES}) logits, got {tuple(logits.shape)}")
-        probabilities = torch.softmax(logits, dim=1)[0].cpu().numpy()
+        probabilities = torch.softmax(logits.double(), dim=1)[0].cpu().numpy()
         return int(probabilities.argmax()), probabilities
 
     # ---- widgets ----
@@ -117,6 +173,8 @@ class DrawingPad:
         if self._widget is None:
             self._widget = self._build_widget()
             self._refresh()
+            self._refresh_preview()
+            self._refresh_prediction()
         return self._widget
 
     def _ipython_display_(self) -> None:
@@ -130,24 +188,42 @@ class DrawingPad:
 
         height, width = self.size
         self._canvas = Canvas(width=width * self.scale, height=height * self.scale)
-        self._canvas.layout.border = "1px solid #888"
         self._canvas.on_mouse_down(self._on_mouse_down)
         self._canvas.on_mouse_move(self._on_mouse_move)
         self._canvas.on_mouse_up(self._on_mouse_up)
         self._canvas.on_mouse_out(self._on_mouse_up)
+        # The border sits on a box around the canvas: on the canvas itself it would shift the mouse
+        # coordinates that ipycanvas reports.
+        pad_box = widgets.Box([self._canvas], layout=widgets.Layout(border="1px solid #888", width="fit-content"))
+        pad_box.add_class("drawing-pad-canvas")
 
         buttons = []
         for label, action in (("reset", self.reset), ("blur", self.blur), ("predict", self._show_prediction)):
-            button = widgets.Button(description=label)
+            button = widgets.Button(description=label, layout=widgets.Layout(width="auto"))
             button.on_click(lambda _button, action=action: action())
+            button.add_class(f"drawing-pad-{label}")
             buttons.append(button)
-        self._verdict = widgets.HTML("Draw a digit, press <b>blur</b>, then <b>predict</b>.")
-        self._bars = [
-            widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description=str(digit))
-            for digit in range(NUM_CLASSES)
-        ]
-        results = widgets.VBox([self._verdict, *self._bars])
-        return widgets.HBox([widgets.VBox([self._canvas, widgets.HBox(buttons)]), results])
+
+        self._preview = Canvas(width=MNIST_SIZE * PREVIEW_SCALE, height=MNIST_SIZE * PREVIEW_SCALE)
+        preview_box = widgets.Box([self._preview], layout=widgets.Layout(border="1px solid #888", width="fit-content"))
+        preview_box.add_class("drawing-pad-preview")
+        preview = widgets.VBox([widgets.HTML("What the model sees<br>(28 x 28, centred like MNIST):"), preview_box],
+                               layout=widgets.Layout(margin="0 16px"))
+
+        self._verdict = widgets.HTML(START_MESSAGE)
+        self._verdict.add_class("drawing-pad-verdict")
+        self._bars, self._percentages, rows = [], [], []
+        for digit in range(NUM_CLASSES):
+            bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description=str(digit),
+                                        layout=widgets.Layout(width="260px"))
+            percentage = widgets.Label("")
+            percentage.add_class(f"drawing-pad-percent-{digit}")
+            self._bars.append(bar)
+            self._percentages.append(percentage)
+            rows.append(widgets.HBox([bar, percentage]))
+        results = widgets.VBox([self._verdict, *rows])
+        pad = widgets.VBox([pad_box, widgets.HBox(buttons)])
+        return widgets.HBox([pad, preview, results])
 
     def _to_grid(self, x: float, y: float) -> tuple[float, float]:
         return x / self.scale, y / self.scale
@@ -164,26 +240,55 @@ class DrawingPad:
         self._last_point = point
 
     def _on_mouse_up(self, x: float, y: float) -> None:
-        self._last_point = None
+        if self._last_point is not None:
+            self._last_point = None
+            self._refresh_preview()
 
     def _show_prediction(self) -> None:
         try:
-            digit, probabilities = self.predict()
+            self.prediction = self.predict()
         except ValueError as error:
-            self._verdict.value = str(error)
+            self.prediction = None
+            self._refresh_prediction(message=str(error))
             return
-        self._verdict.value = f"Prediction: <b style='font-size:1.6em'>{digit}</b>"
-        for bar, probability in zip(self._bars, probabilities):
-            bar.value = float(probability)
-            bar.bar_style = "success" if bar.description == str(digit) else ""
+        self._refresh_preview()
+        self._refresh_prediction()
 
+    # ---- repainting the widgets (each a no-op until the widget exists) ----
     def _refresh(self) -> None:
-        """Repaint the canvas from ``pixels`` (no-op until the widget exists)."""
+        """Repaint the canvas from ``pixels``."""
         if self._widget is None:
             return
-        grey = (np.kron(self.pixels, np.ones((self.scale, self.scale))) * 255).astype(np.uint8)
-        self._canvas.put_image_data(np.repeat(grey[:, :, None], 3, axis=2), 0, 0)
+        self._canvas.put_image_data(_grey_to_rgb(self.pixels, self.scale), 0, 0)
 
+    def _refresh_preview(self) -> None:
+        """Repaint the small canvas with the 28 x 28 image the model sees."""
+        if self._widget is None:
+            return
+        self._preview.put_image_data(_grey_to_rgb(self.model_input(), PREVIEW_SCALE), 0, 0)
+
+    def _refresh_prediction(self, message: str = START_MESSAGE) -> None:
+        """Show ``prediction`` as text and as bars labelled with percentages, or ``message`` and empty bars."""
+        if self._widget is None:
+            return
+        if self.prediction is None:
+            self._verdict.value = message
+            for bar, percentage in zip(self._bars, self._percentages):
+                bar.value, bar.bar_style, percentage.value = 0.0, "", ""
+            return
+        digit, probabilities = self.prediction
+        self._verdict.value = (f"Prediction: <b style='font-size:1.6em'>{digit}</b> "
+                               f"({100 * probabilities[digit]:.1f}% sure)")
+        for index, (bar, percentage, probability) in enumerate(zip(self._bars, self._percentages, probabilities)):
+            bar.value = float(probability)
+            bar.bar_style = "success" if index == digit else ""
+            percentage.value = f"{100 * probability:.1f}%"
+
+
+def _grey_to_rgb(grey: np.ndarray, scale: int) -> np.ndarray:
+    """A [0, 1] grey image enlarged ``scale`` times as (H, W, 3) uint8 RGB, for ``Canvas.put_image_data``."""
+    pixels = (np.kron(np.clip(grey, 0.0, 1.0), np.ones((scale, scale))) * 255).round().astype(np.uint8)
+    return np.repeat(pixels[:, :, None], 3, axis=2)
 
 def _expects_flat_input(model: nn.Module) -> bool:
     """True when the first layer with weights is ``nn.Linear`` (an MLP on 784-vectors)."""
