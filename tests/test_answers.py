@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.answers import NotArithmetic, literal_answer
+from helpers.answers import NotArithmetic, literal_answer
 
 
 @pytest.mark.parametrize("source, value", [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograder.answers import NotArithmetic, literal_answer
+from helpers.answers import NotArithmetic, literal_answer
 from autograder.assignment import MODELS, OTHER_CNN_FILTERS
 
 

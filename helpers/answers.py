@@ -1,5 +1,6 @@
 """The parameter-count answers, judged from the answer cell's source: the notebook asks for an
-arithmetic expression so that the reasoning is visible, so only numbers and arithmetic count.
+arithmetic expression so that the reasoning is visible, so only numbers and arithmetic count. The
+notebook's self-check and the hidden grader use this same rule.
 
 Nothing here runs student code: the source is parsed with ``ast`` and evaluated by a tiny interpreter
 that knows numbers, ``+ - * / // % **``, parentheses and names bound earlier in the same cell to such
