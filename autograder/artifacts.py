@@ -16,6 +16,11 @@ from pathlib import Path
 
 import torch
 from torch._export.serde.serialize import SerializedArtifact, deserialize
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.export.graph_signature import InputKind
+from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+
+from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
 
 MAX_ARTIFACT_BYTES = 64 * 1024**2
 MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, never a table of data
@@ -25,29 +30,7 @@ COST_FACTOR = 4                 # a graph may cost this many times the reference
 # the architecture does not need, and refuses the graph.
 RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
-# Every ATen operator is accepted except those that are unsafe or not repeatable for the grader:
-# random ones (tagged nondeterministic_seeded; dropout only when exported in eval mode), ones that
-# return uninitialised memory, and ones that re-point or resize storage.
-REFUSED_OPERATORS = {"as_strided", "as_strided_", "as_strided_scatter", "empty", "empty_like", "empty_strided",
-                     "new_empty", "new_empty_strided", "set_", "resize_", "resize_as_", "_local_scalar_dense",
-                     "_assert_async", "_print", "save", "load"}
-EVAL_DROPOUT = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
-
-
-def _refusal(operator: str, overload: str) -> str | None:
-    """Why an ATen operator is refused, or None when the grader runs it."""
-    if not OPERATOR_NAME.fullmatch(operator) or not OPERATOR_NAME.fullmatch(overload):
-        return "an operator with a malformed name"
-    packet = getattr(torch.ops.aten, operator, None)
-    resolved = getattr(packet, overload, None) if packet is not None else None
-    if resolved is None:
-        return f"aten.{operator}.{overload}, which PyTorch does not know"
-    if operator in REFUSED_OPERATORS or torch.Tag.nondeterministic_bitwise in resolved.tags:
-        return f"aten.{operator}, which is not safe to run in the grader"
-    if torch.Tag.nondeterministic_seeded in resolved.tags and operator not in EVAL_DROPOUT:
-        return f"aten.{operator}, which draws random numbers"
-    return None
 
 
 class ArtifactError(Exception):
@@ -90,14 +73,19 @@ def _screen_graph(raw: bytes) -> None:
     for key, value in _walk(graph):
         if key in ("as_expr", "sym_int_values", "sym_bool_values", "sym_float_values") and value:
             raise ArtifactError("the exported graph has symbolic shapes")
-        if key == "target" and isinstance(value, str) and value.startswith("torch.ops.aten."):
-            calls += 1
-            operator, _, overload = value[len("torch.ops.aten."):].partition(".")
-            refusal = _refusal(operator, overload)
-            if refusal:
-                raise ArtifactError(f"the model uses {refusal}")
-        elif key == "target" and isinstance(value, str) and not value.startswith("_operator."):
+        if key != "target" or not isinstance(value, str):
+            continue
+        calls += 1
+        if value == "_operator.getitem":
+            continue
+        operator_name, _, overload = value.removeprefix("torch.ops.aten.").partition(".")
+        if not value.startswith("torch.ops.aten.") or not OPERATOR_NAME.fullmatch(operator_name) \
+                or not OPERATOR_NAME.fullmatch(overload):
             raise ArtifactError(f"the exported graph calls {value[:80]!r}, which the grader does not run")
+        resolved = getattr(getattr(torch.ops.aten, operator_name, None), overload, None)
+        reason = refusal(resolved) if resolved is not None else f"aten.{operator_name}.{overload}, which PyTorch does not know"
+        if reason:
+            raise ArtifactError(f"the model uses {reason}")
     if calls > MAX_NODES:
         raise ArtifactError(f"the model's graph has {calls} operations; the grader runs at most {MAX_NODES}")
 
@@ -112,10 +100,17 @@ def _screen_state(program: torch.export.ExportedProgram) -> None:
         if name.rsplit(".", 1)[-1] not in RESETTABLE_BUFFERS:
             raise ArtifactError(f"the model keeps state in the buffer {name!r}, which the architecture does not "
                                 "need (weights belong in nn.Parameter; constants can be computed in forward)")
+    if signature.buffers_to_mutate or signature.user_inputs_to_mutate:
+        raise ArtifactError("the model's forward pass changes its own state or its input")
     for node in program.graph.nodes:
-        name = str(node.target).split(".")
-        if node.op == "call_function" and len(name) > 1 and name[1] in EVAL_DROPOUT and len(node.args) > 2 and node.args[2]:
-            raise ArtifactError("the model's dropout was exported in training mode: it would draw random numbers")
+        if node.op not in ("placeholder", "call_function", "output"):
+            raise ArtifactError(f"the exported graph holds a {node.op} node, which the grader does not run")
+        if node.op == "call_function":
+            reason = refusal(node.target)
+            if reason:
+                raise ArtifactError(f"the model uses {reason}")
+            if operator_name(node.target) in RANDOM_BUT_OFF and len(node.args) > 2 and node.args[2]:
+                raise ArtifactError("the model's dropout was exported in training mode: it would draw random numbers")
     constants = sum(program.constants[name].numel() for name in signature.inputs_to_lifted_tensor_constants.values()
                     if isinstance(program.constants.get(name), torch.Tensor))
     if constants > MAX_CONSTANT_ELEMENTS:
@@ -125,7 +120,7 @@ def _screen_state(program: torch.export.ExportedProgram) -> None:
 
 @dataclass(frozen=True)
 class GraphCost:
-    """What running a graph once costs, from its shape metadata alone (nothing is executed)."""
+    """What running a graph once costs, from its shapes alone (nothing is executed)."""
 
     flops: int           # multiply-adds count twice; other operators one per element touched
     elements: int        # values produced by all operators together: the memory autograd keeps
@@ -134,29 +129,36 @@ class GraphCost:
         return self.flops > limit.flops or self.elements > limit.elements
 
 
-def _numel(value) -> int:
-    if isinstance(value, (tuple, list)):
-        return sum(map(_numel, value))
-    return int(value.numel()) if hasattr(value, "numel") else 0
-
-
 def graph_cost(program: torch.export.ExportedProgram) -> GraphCost:
+    """From the shapes the grader propagated itself (``_propagate_shapes``), never from the metadata
+    that came with the graph."""
     flops = elements = 0
     for node in program.graph.nodes:
-        if node.op != "call_function":
-            continue
-        produced = _numel(node.meta.get("val"))
-        inputs = [argument.meta.get("val") for argument in node.args if hasattr(argument, "meta")]
-        name = str(node.target).split(".")[1] if str(node.target).startswith("aten.") else str(node.target)
-        if name in ("conv2d", "convolution") and len(inputs) > 1:
-            flops += 2 * produced * _numel(inputs[1]) // max(1, int(inputs[1].shape[0]))
-        elif name in ("linear", "mm", "matmul", "bmm", "addmm") and len(inputs) > 1:
-            left = inputs[1] if name == "addmm" else inputs[0]  # addmm(bias, x, w)
-            flops += 2 * produced * int(left.shape[-1]) if left.dim() else produced
-        else:
-            flops += max(produced, sum(map(_numel, inputs)))
-        elements += produced
+        if node.op == "call_function":
+            flops += node_cost(node)
+            elements += numel(node.meta.get("val"))
     return GraphCost(flops, elements)
+
+
+def _propagate_shapes(program: torch.export.ExportedProgram, input_shape: tuple[int, ...], batch: int) -> None:
+    """Recompute every node's shape from the real parameter tensors and the grader's own input, so that
+    no shape the cost or the checks rely on comes from the submission's metadata."""
+    real = []
+    for spec in program.graph_signature.input_specs:
+        if spec.kind == InputKind.USER_INPUT:
+            real.append(torch.zeros(batch, *input_shape))
+            continue
+        tensor = program.state_dict.get(spec.target, program.constants.get(spec.target))
+        if spec.kind not in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR) \
+                or not isinstance(tensor, torch.Tensor):
+            raise ArtifactError("the exported graph takes an input the grader does not provide")
+        real.append(tensor)
+    if sum(spec.kind == InputKind.USER_INPUT for spec in program.graph_signature.input_specs) != 1:
+        raise ArtifactError("the exported graph does not take exactly one input")
+    try:
+        FakeTensorProp(program.graph_module, FakeTensorMode()).propagate(*real)
+    except Exception as error:  # noqa: BLE001 - any failure: the graph does not hold together
+        raise ArtifactError(f"the exported graph's shapes do not add up ({type(error).__name__})") from None
 
 
 @dataclass
@@ -205,9 +207,10 @@ class ExportedModel:
         return shapes
 
 
-def load_exported(folder: Path, key: str, budget: GraphCost) -> ExportedModel:
-    """Load ``<key>.*`` sent by the harness's export, after screening every piece; refuse a graph that
-    costs more than ``COST_FACTOR`` times ``budget`` (the reference's cost) to run."""
+def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[int, ...], batch: int) -> ExportedModel:
+    """Load ``<key>.*`` sent by the harness's export, after screening every piece; recompute its shapes
+    for ``batch`` inputs of ``input_shape``; refuse a graph that costs more than ``COST_FACTOR`` times
+    ``budget`` (the reference's cost at that batch) to run."""
     parts = {}
     for part in ("exported_program", "state_dict", "constants", "example_inputs"):
         path = folder / f"{key}.{part}"
@@ -233,6 +236,7 @@ def load_exported(folder: Path, key: str, budget: GraphCost) -> ExportedModel:
     except Exception as error:  # noqa: BLE001
         raise ArtifactError(f"the exported graph could not be loaded ({type(error).__name__})") from None
     _screen_state(program)
+    _propagate_shapes(program, tuple(input_shape), batch)
     cost = graph_cost(program)
     limit = GraphCost(budget.flops * COST_FACTOR, budget.elements * COST_FACTOR)
     if cost.exceeds(limit):

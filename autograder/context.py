@@ -11,7 +11,7 @@ import torch
 from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
-from .assignment import REFERENCE_COST
+from .assignment import MODELS, REFERENCE_COST
 from .report import Report, load_report
 from .sandbox.process import SandboxRun
 from .settings import Settings
@@ -79,7 +79,8 @@ class GradingContext:
         if key not in self._exported:
             self.require_phase(f"export {key}", f"{variable} could not be run")
             try:
-                self._exported[key] = load_exported(self.folder, key, GraphCost(*REFERENCE_COST[key]))
+                self._exported[key] = load_exported(self.folder, key, GraphCost(*REFERENCE_COST[key]),
+                                                    MODELS[key]["input"], self.settings.export_batch)
             except ArtifactError as error:
                 self._exported[key] = CheckFailure(f"{variable}: {error}")
         found = self._exported[key]

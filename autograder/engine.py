@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from .results import Verdict
-from .sandbox.isolation import choose_mode
+from .sandbox.isolation import choose_mode, readable_by_others
 from .sandbox.process import SandboxProcess
 from .settings import Settings
 from .submission import SubmissionError, read_answers, sandbox_job
@@ -47,6 +48,14 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
             sandbox.discard()
         raise
     verdict = score(path, run, unreadable, answers, settings, mnist, started)
+    isolation = run.isolation if run else {"mode": mode, "description": "nothing was run"}
+    if mode == "user":
+        from helpers.data import mnist_root  # loaded by now; importing it earlier would delay the sandbox
+
+        exposed = readable_by_others([mnist_root() / "MNIST", path.resolve().parent])
+        if exposed:
+            isolation["warning"] = f"readable by the sandbox's user: {', '.join(exposed)} (make them mode 700)"
+            print(f"autograder: WARNING: {isolation['warning']}", file=sys.stderr)
     verdict.provenance = {"notebook_sha256": file_sha256(path), "grader_version": grader_version(),
-                          "isolation": run.isolation if run else {"mode": mode, "description": "nothing was run"}}
+                          "isolation": isolation}
     return verdict

@@ -72,7 +72,7 @@ def test_honest_variant_earns_every_point(tmp_path, mnist, variant):
     verdict = grade(edited(SOLUTION, tmp_path, variant, VARIANTS[variant]), mnist=mnist)
     assert verdict.score == 100, [(c.name, c.reason) for c in verdict.checks if not c.passed] + verdict.notes
     assert not verdict.notes, verdict.notes
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 120  # a thread left running must not hold the grading to its limit
 
 
 def test_saved_outputs_play_no_part(tmp_path, mnist):

@@ -77,13 +77,6 @@ def test_channel_refuses_oversized_or_malformed_records(tmp_path, header):
     assert reader.received == set() and reader.problem
 
 
-@pytest.mark.parametrize("model", list(REFERENCES))
-def test_reference_costs_are_measured_not_guessed(model):
-    shape = (100, 784) if model == "fc" else (100, 1, 28, 28)
-    program = torch.export.export(REFERENCES[model]().eval(), (torch.rand(*shape),))
-    assert graph_cost(program) == GraphCost(*REFERENCE_COST[model])
-
-
 def _export_to(folder: Path, module: nn.Module, shape=(100, 784), key="fc") -> Path:
     artifact = serialize(torch.export.export(module.eval(), (torch.rand(*shape),)))
     for part in ("exported_program", "state_dict", "constants", "example_inputs"):
@@ -129,6 +122,14 @@ class Normalised(nn.Module):
 
 
 BUDGET = GraphCost(*REFERENCE_COST["fc"])
+UNLIMITED = GraphCost(10**15, 10**15)
+
+
+@pytest.mark.parametrize("model", list(REFERENCES))
+def test_reference_costs_are_measured_not_guessed(tmp_path, model):
+    shape = (784,) if model == "fc" else (1, 28, 28)
+    loaded = load_exported(_export_to(tmp_path, REFERENCES[model](), (100, *shape), model), model, UNLIMITED, shape, 100)
+    assert graph_cost(loaded.program) == GraphCost(*REFERENCE_COST[model])
 
 
 @pytest.mark.parametrize("module, reason", [
@@ -137,7 +138,7 @@ BUDGET = GraphCost(*REFERENCE_COST["fc"])
 ])
 def test_graphs_carrying_state_or_cost_are_refused(tmp_path, module, reason):
     with pytest.raises(ArtifactError, match=reason):
-        load_exported(_export_to(tmp_path, module), "fc", BUDGET)
+        load_exported(_export_to(tmp_path, module), "fc", BUDGET, (784,), 100)
 
 
 def test_batch_norm_statistics_are_accepted_and_reset(tmp_path):
@@ -145,7 +146,7 @@ def test_batch_norm_statistics_are_accepted_and_reset(tmp_path):
     with torch.no_grad():
         module.norm.running_mean.fill_(5.0)
         module.fc.weight.fill_(3.0)
-    loaded = load_exported(_export_to(tmp_path, module), "fc", BUDGET).module()
+    loaded = load_exported(_export_to(tmp_path, module), "fc", BUDGET, (784,), 100).module()
     reinitialise(loaded, seed=1)
     state = loaded.state_dict()
     assert torch.equal(state["norm.running_mean"], torch.zeros(10)) and torch.equal(state["norm.running_var"], torch.ones(10))
@@ -174,3 +175,55 @@ def test_the_sandbox_sees_no_gpu_and_no_grader_environment(tmp_path):
                             capture_output=True, text=True, timeout=300)
     line = next(line for line in result.stdout.splitlines() if "SEEN" in line)
     assert "cuda=False secret=False gpus='' data=/nonexistent" in line
+
+
+class Wide(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(784, 4096), nn.Linear(4096, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def _rewrite_graph(folder: Path, change) -> None:
+    path = folder / "fc.exported_program"
+    graph = json.loads(path.read_bytes())
+    change(graph)
+    path.write_text(json.dumps(graph))
+
+
+def _shrink_sizes(node) -> None:
+    """Forge the shape metadata: every tensor claims to hold a single value."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "sizes" and isinstance(value, list):
+                node[key] = [{"as_int": 1} for _ in value]
+            else:
+                _shrink_sizes(value)
+    elif isinstance(node, list):
+        for value in node:
+            _shrink_sizes(value)
+
+
+def test_forged_shape_metadata_does_not_lower_the_cost(tmp_path):
+    folder = _export_to(tmp_path, Wide())
+    _rewrite_graph(folder, _shrink_sizes)
+    with pytest.raises(ArtifactError, match="costs|shapes do not add up"):
+        load_exported(folder, "fc", BUDGET, (784,), 100)
+
+
+def _retarget(graph, new_target: str) -> None:
+    text = json.dumps(graph).replace('"torch.ops.aten.relu.default"', json.dumps(new_target))
+    graph.clear()
+    graph.update(json.loads(text))
+
+
+@pytest.mark.parametrize("target", ["torch._ops.ops.aten.relu.default", "torch.ops.aten.from_file.default",
+                                    "torch.ops.aten.fill_.Scalar", "builtins.eval", "torch.ops.higher_order.cond",
+                                    "_operator.call", "torch.ops.aten.rand.default"])
+def test_forged_operators_are_refused_by_name(tmp_path, target):
+    folder = _export_to(tmp_path, Wide())
+    _rewrite_graph(folder, lambda graph: _retarget(graph, target))
+    with pytest.raises(ArtifactError, match="does not run|random|not safe|PyTorch does not know"):
+        load_exported(folder, "fc", UNLIMITED, (784,), 100)

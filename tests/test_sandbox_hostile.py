@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, SHARED_MNIST
 from submissions import RELEASE, SOLUTION, edited
 
-from autograder.sandbox.isolation import SANDBOX_UIDS, IsolationUnavailable, choose_mode
+from autograder.sandbox.isolation import SANDBOX_UIDS, IsolationUnavailable, choose_mode, world_writable_folders
 
 pytestmark = pytest.mark.slow
 
@@ -106,12 +106,14 @@ for host in ['127.0.0.1', 'localhost']:
 raise RuntimeError(f'FOUND {{found}}')
 """), 0),
         "daemon": (*after_fc_params("""
-import os, time
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0x5eed0 + os.getuid() % 64, 1 << 20, 0o1600)   # IPC_CREAT | rw: System V memory left behind
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
         for tick in range(6000):
-            for place in ('/tmp', '/dev/shm', '/var/tmp'):
+            for place in ('/tmp', '/dev/shm', '/var/tmp', '/run/lock'):
                 try:
                     open(f'{place}/daemon-marker-{os.getpid()}', 'w').write(str(tick))
                 except OSError:
@@ -155,6 +157,34 @@ def _fake(model, args, **kwargs):
     return _export(model, args, **kwargs)
 torch.export.export = _fake
 ### END SOLUTION""")]}, 100 - 6),
+        "chain": (*blank("""
+import os, subprocess, time
+script = 'if [ "$D" -gt 0 ]; then D=$((D-1)) /bin/sh -c "$S"; else sleep 600; fi'
+try:
+    subprocess.Popen(['/bin/sh', '-c', script], env={'S': script, 'D': '40', 'PATH': '/usr/bin:/bin'})
+except OSError:
+    pass
+started = time.time()
+while time.time() - started < 400:
+    try:
+        time.sleep(1)
+    except BaseException:
+        pass
+"""), 0),
+        "memfd": (*blank("""
+import os
+held = []
+for _ in range(80):
+    try:
+        fd = os.memfd_create('hoard')
+        os.ftruncate(fd, 60 * 1024 * 1024)
+        os.write(fd, b'x' * (60 * 1024 * 1024))
+        held.append(fd)
+    except OSError:
+        break
+import time
+time.sleep(400)
+"""), 0),
         "garbler": (*after_fc_params("""
 import os
 os.write(3, b'{"name": "report.json", "size": 99999999999}\\n' + b'[' * 100000)
@@ -175,7 +205,8 @@ def project_snapshot() -> dict[str, str]:
 
 
 def leftovers() -> dict[str, list]:
-    """Processes of sandbox uids, and files they or the grader left in the shared temporary folders."""
+    """Processes of sandbox uids, files they or the grader left in the world-writable folders, and
+    System V IPC objects of sandbox uids."""
     processes = []
     for entry in Path("/proc").iterdir():
         try:
@@ -185,7 +216,12 @@ def leftovers() -> dict[str, list]:
         if any(int(uid) in SANDBOX_UIDS for uid in uids):
             processes.append(entry.name)
     files = []
-    for place in ("/tmp", "/dev/shm", "/var/tmp"):
+    for kind in ("shm", "sem", "msg"):
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        header = rows[0].split()
+        files += [f"{kind} {row.split()[1]}" for row in rows[1:]
+                  if int(row.split()[header.index("uid")]) in SANDBOX_UIDS or int(row.split()[header.index("cuid")]) in SANDBOX_UIDS]
+    for place in world_writable_folders():
         for entry in Path(place).iterdir():
             try:
                 owner = entry.lstat().st_uid
@@ -277,3 +313,9 @@ def test_spies_find_nothing(graded_class):
 def test_broken_channel_is_a_verdict_with_its_reason(graded_class):
     notes = graded_class["results"]["garbler"]["output"]
     assert "stopped reading the sandbox's output" in notes
+
+
+def test_limits_hold_against_process_chains_and_memory_files(graded_class):
+    chain, memfd = graded_class["results"]["chain"], graded_class["results"]["memfd"]
+    assert "timed out" in chain["output"] and chain["execution_time"] < 200
+    assert "memory limit" in memfd["output"] and memfd["execution_time"] < 200

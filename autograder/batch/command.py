@@ -12,7 +12,7 @@ from ..sandbox.isolation import choose_mode
 from .discover import find_submissions, remove_stale_temporaries
 from .gradebook import record_scores
 from .grades_csv import write_grades_csv
-from .run import Outcome, Progress, grade_all
+from .run import Outcome, grade_all, progress_bar
 
 
 def write_feedback(outcome: Outcome, assignment: str) -> None:
@@ -33,11 +33,11 @@ def batch(course: Path, assignment: str, jobs: int, csv_path: Path | None, force
         print(f"autograder: no submissions of {assignment} in {course / 'submitted'}", file=sys.stderr)
         return 2
     remove_stale_temporaries(course, assignment)
-    progress = Progress(len(submissions))
+    advance = progress_bar(len(submissions))
 
     def done(outcome: Outcome) -> None:
         write_feedback(outcome, assignment)
-        progress.update(outcome)
+        advance(outcome)
 
     choose_mode(isolation)  # fail now, with the reason, rather than once per submission
     outcomes = grade_all(submissions, jobs, force, done, isolation)

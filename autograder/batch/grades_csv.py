@@ -11,7 +11,8 @@ from .run import Outcome
 
 
 def write_grades_csv(path: Path, outcomes: list[Outcome]) -> None:
-    """Columns: student, status, one per check (in grading order), total. Written atomically."""
+    """Columns: student, status, one per check (in grading order), total, and the wall time of the
+    grading in seconds (empty for results kept from an earlier run). Written atomically."""
     names: list[str] = []
     for outcome in outcomes:
         for test in (outcome.results or {}).get("tests", []):
@@ -19,12 +20,14 @@ def write_grades_csv(path: Path, outcomes: list[Outcome]) -> None:
                 names.append(test["name"])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "status", *names, "total"])
+    writer.writerow(["student", "status", *names, "total", "seconds"])
     for outcome in outcomes:
         if outcome.results is None:
-            writer.writerow([outcome.submission.student, f"not graded: {outcome.error}", *[""] * len(names), ""])
+            writer.writerow([outcome.submission.student, f"not graded: {outcome.error}", *[""] * len(names), "",
+                             f"{outcome.seconds:.1f}"])
             continue
         scores = {t["name"]: t["score"] for t in outcome.results["tests"]}
-        writer.writerow([outcome.submission.student, "graded", *[f"{scores.get(n, 0):g}" for n in names],
-                         f"{outcome.results['score']:g}"])
+        status = "graded earlier" if outcome.skipped else "graded"
+        writer.writerow([outcome.submission.student, status, *[f"{scores.get(n, 0):g}" for n in names],
+                         f"{outcome.results['score']:g}", "" if outcome.skipped else f"{outcome.seconds:.1f}"])
     write_text_atomically(path, buffer.getvalue())

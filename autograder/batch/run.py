@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from tqdm import tqdm
+
 from .discover import Submission
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ class Outcome:
     results: Optional[dict]        # Gradescope-schema results, None when grading failed
     error: str = ""                # why grading failed (the grader could not run)
     skipped: bool = False          # graded by an earlier run
+    seconds: float = 0.0           # wall time of this run's grading (0 when skipped)
 
 
 def _threads_per_job(jobs: int) -> int:
@@ -109,10 +112,13 @@ def grade_all(
 
     def grade_one(submission: Submission) -> Outcome:
         worker = idle.get()
+        started = time.monotonic()
         try:
-            return worker.grade(submission, timeout)
+            outcome = worker.grade(submission, timeout)
         finally:
             idle.put(worker)
+        outcome.seconds = time.monotonic() - started
+        return outcome
 
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures = [pool.submit(grade_one, s) for s in todo]
@@ -128,27 +134,15 @@ def grade_all(
     return [outcomes[s.student] for s in submissions]
 
 
-class Progress:
-    """A one-line progress bar on stderr: count, elapsed time and an estimate of the time left."""
+def progress_bar(total: int) -> Callable[[Outcome], None]:
+    """A tqdm bar on stderr (count, elapsed and remaining time, rate); each finished submission advances
+    it and shows the student's score. Returns the callback, which closes the bar after the last one."""
+    bar = tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True, mininterval=0)
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
-        self.total, self.done, self.stream = total, 0, stream
-        self.started = time.monotonic()
-
-    def update(self, outcome: Outcome) -> None:
-        self.done += 1
-        elapsed = time.monotonic() - self.started
-        left = elapsed / self.done * (self.total - self.done) if self.done else 0
-        width = 30
-        filled = int(width * self.done / max(self.total, 1))
+    def update(outcome: Outcome) -> None:
         state = "skipped" if outcome.skipped else ("FAILED" if outcome.results is None else f"{outcome.results['score']:g}")
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  "
-                          f"elapsed {_clock(elapsed)}  left ~{_clock(left)}  {outcome.submission.student}: {state}   ")
-        self.stream.flush()
-        if self.done == self.total:
-            self.stream.write("\n")
-
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes}:{seconds:02d}"
+        bar.set_postfix_str(f"{outcome.submission.student}: {state}", refresh=False)
+        bar.update(1)
+        if bar.n >= total:
+            bar.close()
+    return update

@@ -24,7 +24,6 @@ MODES = ("bubblewrap", "user", "none")
 WORK = "/sandbox"                          # the harness's working folder inside bubblewrap
 SANDBOX_UIDS = range(64000, 64064)          # one per sandbox running at the same time on this machine
 UID_LOCKS = Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir()) / ".autograder-sandbox"
-SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -43,6 +42,7 @@ class Plan:
     uid: int | None                         # the sandbox's own uid (None: the grader's)
     description: str
     members: Callable[[int], list[int]] = field(repr=False, default=lambda pid: [pid])
+    stored: Callable[[], int] = field(repr=False, default=lambda: 0)   # bytes it keeps in shared folders
 
 
 def is_root() -> bool:
@@ -63,8 +63,16 @@ def child_pids(pid: int) -> list[int]:
 
 def process_tree(pid: int) -> list[int]:
     """``pid`` and all its descendants (in a PID namespace, orphans are re-parented to its init,
-    which stays in this tree)."""
-    return [pid, *(descendant for child in child_pids(pid) for descendant in process_tree(child))]
+    which stays in this tree). Iterative: a chain of any depth cannot exhaust the grader's stack."""
+    found, waiting, seen = [], [pid], set()
+    while waiting:
+        current = waiting.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        found.append(current)
+        waiting.extend(child_pids(current))
+    return found
 
 
 def processes_of(uid: int) -> list[int]:
@@ -100,23 +108,70 @@ def kill_user(uid: int) -> int:
     return killed
 
 
-def remove_files_of(uid: int, places: tuple[str, ...] = SHARED_TEMPORARY) -> None:
-    """Delete what ``uid`` left in the world-writable folders (only its own entries)."""
-    for place in places:
-        for directory, folders, files in os.walk(place, topdown=True):
-            for name in [*files, *folders]:
-                path = os.path.join(directory, name)
-                try:
-                    owner = os.lstat(path).st_uid
-                except OSError:
-                    continue
-                if owner == uid:
-                    if name in folders and not os.path.islink(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                        folders.remove(name)
-                    else:
-                        with contextlib.suppress(OSError):
-                            os.unlink(path)
+@functools.lru_cache(maxsize=None)
+def world_writable_folders() -> tuple[str, ...]:
+    """Every folder anyone may write to, one level below /, /run, /var and /dev (where /tmp, /var/tmp,
+    /dev/shm, /run/lock and their kind live): the only places a sandbox uid can leave files."""
+    found = []
+    for base in ("/", "/run", "/var", "/dev"):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(base):
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mode & 0o002:
+                        found.append(entry.path)
+    return tuple(found)
+
+
+def _entries_of(uid: int) -> Iterator[os.DirEntry]:
+    """The top-most files and folders owned by ``uid`` in the world-writable folders."""
+    for place in world_writable_folders():
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(place):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                        yield entry
+
+
+def bytes_stored_by(uid: int) -> int:
+    """What ``uid`` keeps in the world-writable folders (which may be memory, as /dev/shm is)."""
+    total = 0
+    for entry in _entries_of(uid):
+        if entry.is_dir(follow_symlinks=False):
+            for directory, _, files in os.walk(entry.path):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        total += os.lstat(os.path.join(directory, name)).st_size
+        else:
+            with contextlib.suppress(OSError):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def remove_files_of(uid: int) -> None:
+    """Delete what ``uid`` left in the world-writable folders, and its System V IPC objects."""
+    for entry in list(_entries_of(uid)):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    for kind, flag in (("shm", "-m"), ("sem", "-s"), ("msg", "-q")):
+        for ident in _ipc_objects_of(uid, kind):
+            subprocess.run(["ipcrm", flag, ident], capture_output=True, check=False)
+
+
+def _ipc_objects_of(uid: int, kind: str) -> list[str]:
+    """Ids of the System V shared memory segments, semaphores or queues that ``uid`` owns or made."""
+    try:
+        lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+    except OSError:
+        return []
+    header = lines[0].split() if lines else []
+    if not {"uid", "cuid"} <= set(header):
+        return []
+    ident = 1  # the column after the key: shmid, semid or msqid
+    return [row.split()[ident] for row in lines[1:]
+            if str(uid) in (row.split()[header.index("uid")], row.split()[header.index("cuid")])]
 
 
 @contextlib.contextmanager
@@ -200,11 +255,12 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
     args += _system_binds()
     args += _bind_readonly(_python_paths(), covered=["/usr"])
     args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/tmp",
              "--perms", "0777", "--size", str(scratch_bytes), "--tmpfs", WORK,
              "--ro-bind", str(harness), f"{WORK}/harness.py", "--ro-bind", str(helpers), f"{WORK}/helpers",
-             "--chdir", WORK]
-    command = [sys.executable, "-I", f"{WORK}/harness.py"]
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
+    command = [interpreter(), "-I", f"{WORK}/harness.py"]
     if uid is not None:  # root grader: the harness drops to its own uid, with no capability left
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
                  "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
@@ -212,6 +268,14 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
     else:
         args += ["--", *command]
     return args
+
+
+def interpreter() -> str:
+    """This Python, by a path that lies inside the folders ``_python_paths`` binds: a venv's own
+    ``bin/python`` with links in the venv's path resolved (the venv may be reached through a link)."""
+    if sys.prefix != sys.base_prefix:
+        return os.path.join(os.path.realpath(sys.prefix), "bin", os.path.basename(sys.executable))
+    return os.path.realpath(sys.executable)
 
 
 @functools.lru_cache(maxsize=None)
@@ -242,7 +306,7 @@ def choose_mode(requested: str = "auto") -> str:
         raise IsolationUnavailable("bubblewrap cannot create its namespaces here (missing, or refused by a container)")
     if requested == "user" and not is_root():
         raise IsolationUnavailable("the separate-user sandbox needs the grader to run as root")
-    if requested == "user" and (hidden := _closed_folder(Path(os.path.realpath(sys.executable)))):
+    if requested == "user" and (hidden := _closed_folder(Path(interpreter()).resolve())):
         raise IsolationUnavailable(f"the separate-user sandbox cannot reach the Python interpreter: {hidden} is "
                                    f"closed to other users (chmod o+x {hidden}, or install Python elsewhere)")
     if requested not in MODES:
@@ -256,6 +320,20 @@ def _closed_folder(path: Path) -> Path | None:
         if not os.stat(folder).st_mode & 0o001:
             return folder
     return None
+
+
+def readable_by_others(paths: list[Path]) -> list[str]:
+    """Those of ``paths`` that a user other than their owner can reach and read (what the separate-user
+    fallback cannot hide: keep data and submissions in folders of mode 700)."""
+    exposed = []
+    for path in paths:
+        resolved = Path(os.path.realpath(path))
+        try:
+            if resolved.exists() and not _closed_folder(resolved) and os.stat(resolved).st_mode & 0o004:
+                exposed.append(str(path))
+        except OSError:
+            continue
+    return exposed
 
 
 def _private_copy(harness: Path, helpers: Path, owner: int | None) -> Path:
@@ -282,24 +360,25 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
     """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files."""
     with contextlib.ExitStack() as stack:
         uid = stack.enter_context(sandbox_uid()) if is_root() and mode != "none" else None
-        if uid is not None:
+        if uid is not None:  # run in reverse: kill its processes, then remove what they left
             stack.callback(remove_files_of, uid)
             stack.callback(kill_user, uid)
         if mode == "bubblewrap":
             env = _environment(WORK)
             who = f"uid {uid}" if uid is not None else "a user namespace"
-            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, None,
+            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, uid,
                        f"bubblewrap: private PID, network and IPC namespaces, read-only Python, "
                        f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree)
             return
         folder = _private_copy(harness, helpers, uid)
         stack.callback(shutil.rmtree, folder, True)
         env = _environment(str(folder))
-        command = [sys.executable, "-I", str(folder / "harness.py")]
+        command = [interpreter(), "-I", str(folder / "harness.py")]
         if mode == "user":
             yield Plan(mode, command, str(folder), env, uid,
                        f"separate user: uid {uid}, private folder, its processes killed afterwards; "
-                       "network and world-readable files are NOT restricted", lambda pid: processes_of(uid))
+                       "network and world-readable files are NOT restricted", lambda pid: processes_of(uid),
+                       lambda: bytes_stored_by(uid))
         else:
             yield Plan(mode, command, str(folder), env, None,
                        "none: the submission ran as the grader's own user, unconfined", process_tree)

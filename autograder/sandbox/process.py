@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .channel import ChannelReader
-from .isolation import Plan, confine, process_tree
+from .isolation import Plan, confine, process_tree, processes_of
 
 HARNESS = Path(__file__).with_name("harness.py")
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
@@ -36,6 +36,7 @@ class Limits:
     file_bytes: int = 64 * 1024**2    # any file the process writes (stdout included)
     scratch_bytes: int = 256 * 1024**2  # its private writable folder (a tmpfs under bubblewrap)
     processes: int = 64               # processes and threads of its uid
+    open_files: int = 256             # open files of each of its processes
     cpu_seconds: int = 240            # CPU time of each of its processes
 
 
@@ -69,16 +70,53 @@ def tree_resident_bytes(pid: int) -> int:
     return sum(map(resident_bytes, process_tree(pid)))
 
 
+def held_file_bytes(pids: list[int]) -> int:
+    """Memory held in files that live in RAM and are open in ``pids`` (memfd, /dev/shm): resident
+    memory does not count them until they are mapped."""
+    seen, total = set(), 0
+    for pid in pids:
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in descriptors:
+            path = f"/proc/{pid}/fd/{fd}"
+            try:
+                target = os.readlink(path)
+                if not target.startswith(("/memfd:", "/dev/shm/")):
+                    continue
+                info = os.stat(path)
+            except OSError:
+                continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_size
+    return total
+
+
+def _tasks_of(uid: int) -> int:
+    """Processes and threads running as ``uid`` (what RLIMIT_NPROC counts)."""
+    count = 0
+    for pid in processes_of(uid):
+        with contextlib.suppress(OSError, StopIteration, ValueError):
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            count += int(next(line for line in status if line.startswith("Threads:")).split()[1])
+    return count
+
+
 def _limit_process(limits: Limits, uid: int | None):
-    """Runs in the child before exec (after the uid change, where there is one)."""
+    """Runs in the child before exec (after the uid change, where there is one). Process counts are per
+    uid: the sandbox's own, or the grader's (then on top of what it already runs)."""
+    processes = limits.processes if uid is not None else _tasks_of(os.getuid()) + limits.processes
+
     def apply() -> None:
         with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        if uid is not None:  # counted per uid: the sandbox's own
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     return apply
 
 
@@ -126,12 +164,24 @@ class SandboxProcess:
         os.close(job_out)
 
     def _watch(self) -> None:
-        while self.process.poll() is None:
-            if time.monotonic() - self.started > self.limits.total_seconds:
-                self.kill("timed out")
-            elif sum(map(resident_bytes, self.plan.members(self.process.pid))) > self.limits.memory_bytes:
-                self.kill("memory limit")
-            time.sleep(0.05)
+        """Every 50 ms: wall clock, and the memory of all its processes (resident, plus RAM-backed files
+        they hold open, plus each second what it stored in shared folders). Fails closed: anything
+        going wrong here kills the sandbox."""
+        stored, checked = 0, 0.0
+        try:
+            while self.process.poll() is None:
+                now = time.monotonic()
+                if now - checked > 1.0:
+                    stored, checked = self.plan.stored(), now
+                members = self.plan.members(self.process.pid)
+                used = sum(map(resident_bytes, members)) + held_file_bytes(members) + stored
+                if now - self.started > self.limits.total_seconds:
+                    self.kill("timed out")
+                elif used > self.limits.memory_bytes:
+                    self.kill("memory limit")
+                time.sleep(0.05)
+        except BaseException:  # noqa: BLE001 - a watchdog that cannot watch must not leave it running
+            self.kill("stopped (its limits could not be watched)")
 
     def kill(self, why: str) -> None:
         """Stop the sandbox and everything it started."""
@@ -144,11 +194,19 @@ class SandboxProcess:
     def wait(self) -> SandboxRun:
         """Wait for the end (limits still apply), remove every trace of the sandbox, collect the records."""
         try:
-            self.watchdog.join()
-            returncode = self.process.wait()
+            self.watchdog.join(self.limits.total_seconds + 30)
+            try:
+                returncode = self.process.wait(timeout=self.limits.total_seconds + 30)
+            except subprocess.TimeoutExpired:
+                self.kill("timed out")
+                returncode = self.process.wait()
         finally:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
+        if returncode in (126, 127) and not self.channel.received and self.ended == "finished":
+            message = "the sandbox could not start Python: " + _last_line(self.folder / "stderr.txt")
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise SandboxFailure(message)
         report = self.folder / "report.json"
         ended = self.ended
         if ended == "finished" and returncode != 0:
@@ -165,6 +223,18 @@ class SandboxProcess:
         """Stop the sandbox and throw away what it sent (the grading was abandoned)."""
         self.kill("stopped")
         shutil.rmtree(self.wait().folder, ignore_errors=True)
+
+
+class SandboxFailure(RuntimeError):
+    """The sandbox itself could not run (not the submission's fault): the grader reports an error."""
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_bytes()[-500:].decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return "no message"
+    return lines[-1][:200] if lines else "no message"
 
 
 def _says_complete(report: Path) -> bool:
