@@ -227,3 +227,11 @@ def test_forged_operators_are_refused_by_name(tmp_path, target):
     _rewrite_graph(folder, lambda graph: _retarget(graph, target))
     with pytest.raises(ArtifactError, match="does not run|random|not safe|PyTorch does not know"):
         load_exported(folder, "fc", UNLIMITED, (784,), 100)
+
+
+def test_an_unavailable_module_is_named_with_what_is_available(tmp_path):
+    path = edited(RELEASE, tmp_path, "imports", {"fc_params": [("raise NotImplementedError()", "import sklearn")]})
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    note = next(line for line in result.stdout.splitlines() if "cell fc_params" in line)
+    assert "the module 'sklearn' is not available when grading" in note and "torch" in note
