@@ -1,5 +1,7 @@
-"""Helpers imported by the MNIST exercise notebook: data, metrics, convolution pictures, a drawing pad."""
+"""Helpers imported by the MNIST exercise notebook: data, metrics, convolution pictures, a drawing pad,
+the self-check of the parameter-count answers."""
 
+from .answers import check_arithmetic_answer
 from .data import (FlattenImage, MNISTNotFoundError, load_mnist, load_mnist_pixels, mnist_root,
                    pixels_to_float)
 from .drawing_pad import DrawingPad
@@ -11,6 +13,7 @@ __all__ = [
     "FlattenImage",
     "MNISTNotFoundError",
     "accuracy",
+    "check_arithmetic_answer",
     "count_parameters",
     "load_blackwhite_image",
     "load_mnist",

@@ -1,6 +1,7 @@
 """The parameter-count answers, judged from the answer cell's source: the notebook asks for an
 arithmetic expression so that the reasoning is visible, so only numbers and arithmetic count. The
-notebook's self-check and the hidden grader use this same rule.
+hidden grader applies ``literal_answer`` to the answer cell; the notebook's self-checks call
+``check_arithmetic_answer``, which applies the same rule to the cell the student last ran.
 
 Nothing here runs student code: the source is parsed with ``ast`` and evaluated by a tiny interpreter
 that knows numbers, ``+ - * / // % **``, parentheses and names bound earlier in the same cell to such
@@ -10,6 +11,8 @@ expressions.
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Sequence
 
 OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
              ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
@@ -76,3 +79,79 @@ def literal_answer(source: str, variable: str) -> float:
     if variable not in names:
         raise NotArithmetic(f"{variable} is not assigned in its answer cell")
     return names[variable]
+
+
+# What the notebook's self-check says when an answer does not qualify (the grader's rule, in words).
+RULE = ("layer by layer, with numbers, + - * / // % ** and parentheses only (names set earlier in the same "
+        "cell to such expressions are fine), for example (3 * 4 + 4) + (4 * 2 + 2) for a 3 -> 4 -> 2 network")
+NO_POINTS = ("The grader reads your answer cell and gives no points for a count computed by code "
+             "(count_parameters, numel, summary, ...), even a right one.")
+
+
+def _bindings(tree: ast.AST):
+    """The nodes of ``tree`` outside function, lambda and class bodies (the cell's own namespace)."""
+    for child in ast.iter_child_nodes(tree):
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            yield child
+            yield from _bindings(child)
+
+
+def assigns(source: str, variable: str) -> bool:
+    """Whether the cell ``source`` binds ``variable`` in the notebook's namespace. A cell that is not
+    plain Python (say, a magic) counts when a line of it starts with an assignment to ``variable``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        pattern = rf"^[ \t]*{re.escape(variable)}[ \t]*(:[^=\n]*)?(\*\*|//|>>|<<|[-+*/%@&|^])?=(?!=)"
+        return re.search(pattern, source, re.M) is not None
+    return any(isinstance(node, ast.Name) and node.id == variable and isinstance(node.ctx, ast.Store)
+               for node in _bindings(tree))
+
+
+def _input_history() -> Sequence[str]:
+    """The source of every cell run so far in this IPython kernel, oldest first, as typed."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = lambda: None  # noqa: E731
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("check_arithmetic_answer reads the cells you ran: call it in a Jupyter notebook")
+    manager = getattr(shell, "history_manager", None)
+    raw = getattr(manager, "input_hist_raw", None)
+    return raw if raw is not None else shell.user_ns.get("In", [])
+
+
+def _shown(value: float) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def check_arithmetic_answer(variable: str, expected: float | None = None, *,
+                            history: Sequence[str] | None = None) -> float:
+    """The notebook's self-check of a parameter-count answer, by the grader's rule.
+
+    Finds the most recently run cell that assigns ``variable`` (in ``history``, by default this IPython
+    kernel's input history), judges its source with ``literal_answer`` and raises ``AssertionError``
+    saying what is wrong: not arithmetic on numbers (and why), not a whole number, or, when ``expected``
+    is given (the count of the student's own model), a different number. The message never shows
+    ``expected``. Returns the answer's value.
+    """
+    cells = _input_history() if history is None else history
+    source = next((cell for cell in reversed(cells) if isinstance(cell, str) and assigns(cell, variable)), None)
+    if source is None:
+        raise AssertionError(f"{variable} is not assigned in any cell you ran: write {variable} = ... in its "
+                             f"answer cell and run that cell")
+    try:
+        value = literal_answer(source, variable)
+    except NotArithmetic as reason:
+        raise AssertionError(f"{variable} must be written as arithmetic on numbers, {RULE}; "
+                             f"{reason}. {NO_POINTS}") from None
+    if not float(value).is_integer():
+        raise AssertionError(f"{variable} = {_shown(value)} is not a whole number; a parameter count is one")
+    if expected is not None and value != expected:
+        raise AssertionError(
+            f"{variable} = {_shown(value)} is not the number of parameters of your model. Recount layer by "
+            f"layer: nn.Linear(n_in, n_out) holds n_in * n_out weights and n_out biases, nn.Conv2d(c_in, "
+            f"c_out, k) holds c_out * c_in * k * k weights and c_out biases; the table printed above lists "
+            f"each layer's count")
+    return value

@@ -7,6 +7,7 @@ import pickle
 import matplotlib
 
 matplotlib.use("Agg")
+import IPython
 import numpy as np
 import pytest
 import torch
@@ -23,6 +24,7 @@ from helpers import (
     FlattenImage,
     MNISTNotFoundError,
     accuracy,
+    check_arithmetic_answer,
     count_parameters,
     load_blackwhite_image,
     load_mnist,
@@ -65,6 +67,86 @@ def test_seed_everything_repeats_initialisation():
     first = nn.Linear(5, 5).weight.detach().clone()
     seed_everything(7)
     assert torch.equal(first, nn.Linear(5, 5).weight)
+
+
+# ---- the self-check of the parameter-count answers: the grader's rule, applied to the cells run ----
+ANSWER_CHECK_CELL = 'check_arithmetic_answer("fc_num_params", count_parameters(model_fc))'
+
+
+def self_check(*cells, expected=None):
+    """Run the self-check as the notebook does: ``cells`` were run in this order, then the check cell."""
+    return check_arithmetic_answer("fc_num_params", expected, history=["", *cells, ANSWER_CHECK_CELL])
+
+
+@pytest.mark.parametrize("cell", [
+    "fc_num_params = (3 * 4 + 4) + (4 * 2 + 2)",
+    "# weights + biases, layer by layer\nlayer1 = 3 * 4 + 4\nlayer2 = 4 * 2 + 2\nfc_num_params = layer1 + layer2",
+    "fc_num_params = 26",
+    "fc_num_params = 52 / 2",   # a whole number, as a float: the grader accepts it too
+])
+def test_self_check_accepts_arithmetic_on_numbers(cell):
+    assert self_check(cell, expected=26) == 26
+
+
+@pytest.mark.parametrize("cell, reason", [
+    ("fc_num_params = count_parameters(model_fc)", "it calls count_parameters()"),
+    ("fc_num_params = sum(p.numel() for p in model_fc.parameters())", "it calls sum()"),
+    ("fc_num_params = summary(model_fc, input_size=(784,))", "it calls summary()"),
+    ("n = len(model_fc.fc1.weight)\nfc_num_params = n * 784", "it uses n"),
+    ("%%time\nfc_num_params = 3 * 4 + 4", "not valid Python"),
+])
+def test_self_check_explains_why_an_answer_does_not_count(cell, reason):
+    with pytest.raises(AssertionError) as failure:
+        self_check(cell, expected=26)
+    message = str(failure.value)
+    assert message.startswith("fc_num_params must be written as arithmetic on numbers")
+    assert reason in message and "no points" in message
+    assert "26" not in message
+
+
+def test_self_check_judges_the_cell_run_last_that_assigns_the_answer():
+    literal, computed = "fc_num_params = 3 * 4 + 4 + 4 * 2 + 2", "fc_num_params = count_parameters(model_fc)"
+    assert self_check(computed, "print(fc_num_params)", literal, "x = 1", expected=26) == 26
+    with pytest.raises(AssertionError, match="calls count_parameters"):
+        self_check(literal, computed, "print(fc_num_params)", "def f():\n    fc_num_params = 26\n")
+
+
+def test_self_check_compares_with_the_model_without_telling_the_count():
+    with pytest.raises(AssertionError) as failure:
+        self_check("fc_num_params = 3 * 4 + 4 * 2 + 2", expected=26)
+    message = str(failure.value)
+    assert "fc_num_params = 22 is not the number of parameters of your model" in message
+    assert "26" not in message
+    with pytest.raises(AssertionError, match="is not a whole number"):
+        self_check("fc_num_params = 51 / 2")
+    assert self_check("fc_num_params = 51 // 2") == 25   # without `expected`, only the form is checked
+
+
+def test_self_check_asks_for_the_answer_cell_when_none_was_run():
+    with pytest.raises(AssertionError, match="fc_num_params is not assigned in any cell you ran"):
+        self_check("print(fc_num_params)", "fc_num_params_2 = 4", "fc_num_params == 26")
+
+
+class FakeShell:
+    def __init__(self, raw=None, parsed=None):
+        self.user_ns = {"In": parsed}
+        if raw is not None:
+            self.history_manager = type("History", (), {"input_hist_raw": raw})()
+
+
+def test_self_check_reads_the_kernels_input_history(monkeypatch):
+    raw = ["", "fc_num_params = count_parameters(model_fc)", ANSWER_CHECK_CELL]
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeShell(raw=raw, parsed=[""]))
+    with pytest.raises(AssertionError, match="calls count_parameters"):
+        check_arithmetic_answer("fc_num_params", 26)
+    raw.insert(2, "fc_num_params = 3 * 4 + 4 + 4 * 2 + 2")
+    assert check_arithmetic_answer("fc_num_params", 26) == 26
+    # Without a history manager, IPython's `In` list.
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeShell(parsed=raw))
+    assert check_arithmetic_answer("fc_num_params", 26) == 26
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    with pytest.raises(RuntimeError, match="Jupyter notebook"):
+        check_arithmetic_answer("fc_num_params", 26)
 
 
 # ---- MNIST ----

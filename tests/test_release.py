@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.assignment import MODELS
 from conftest import RELEASE_DIR, ROOT, SOURCE_DIR, copy_assignment, error_outputs, execute
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -116,3 +117,21 @@ def test_release_stops_with_not_implemented_at_first_exercise(tmp_path, release_
     assert ids.index("fc_class") == ids.index("fc_create") - 1
     data_text = "".join(out.get("text", "") for out in nb.cells[ids.index("data")].outputs)
     assert "training images: 60000, test images: 10000" in data_text
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_nothing_before_an_answer_cell_gives_its_count_away(release_nb, model):
+    """The parameter counts are asked before anything in the notebook shows them: no code cell above the
+    answer cell prints the model's summary or count, no cell contains the number; the self-check after it
+    judges the answer by the grader's rule."""
+    spec = MODELS[model]
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in release_nb.cells]
+    answer = ids.index(spec["answer_cell"])
+    shown = re.compile(rf"(summary|count_parameters)\(\s*({spec['variable']}|{spec['name']}\()")
+    count = spec["parameters"]
+    for cell in release_nb.cells[:answer]:
+        code = cell.source if cell.cell_type == "code" else ""   # the questions name the calls not to use
+        assert not shown.search(code), f"a cell above {spec['answer_cell']} shows the count:\n{cell.source}"
+        assert not {str(count), f"{count:,}"} & set(re.findall(r"[\d,]+", cell.source)), cell.source
+    after = "".join(c.source for c in release_nb.cells[answer + 1:answer + 3])
+    assert f'check_arithmetic_answer("{spec["answer"]}", count_parameters({spec["variable"]}))' in after
