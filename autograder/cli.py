@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .engine import grade
 from .results import write_json_atomically
-from .sandbox.isolation import MODES, IsolationUnavailable
+from .sandbox.isolation import MODES
 
 
 def _isolation_options(parser: argparse.ArgumentParser) -> None:

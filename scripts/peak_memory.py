@@ -8,7 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder.sandbox.process import child_pids, tree_resident_bytes  # noqa: E402
+from autograder.sandbox.isolation import child_pids  # noqa: E402
+from autograder.sandbox.process import tree_resident_bytes  # noqa: E402
 
 MB = 1024**2
 

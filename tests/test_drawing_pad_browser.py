@@ -20,34 +20,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
 from conftest import ROOT
+from quick_model import TRAIN_MODEL, train_quick_model
 
-# The kernel and the offline replay train the same model: an MLP, one pass over MNIST on one thread,
-# deterministic and about 97% accurate on the test set, in a second or two.
-TRAIN_MODEL = """
-import torch
-from torch import nn
-from helpers import load_mnist_pixels, pixels_to_float
-
-torch.set_num_threads(1)
-torch.manual_seed(0)
-train_images, train_labels = load_mnist_pixels(train=True)
-quick_model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-quick_opt = torch.optim.Adam(quick_model.parameters(), lr=2e-3)
-for start in range(0, len(train_labels), 100):
-    quick_loss = nn.functional.cross_entropy(quick_model(pixels_to_float(train_images[start:start + 100])),
-                                             train_labels[start:start + 100])
-    quick_opt.zero_grad()
-    quick_loss.backward()
-    quick_opt.step()
-quick_model.eval()
-"""
 SHOW_PAD = "from helpers import DrawingPad\npad = DrawingPad((28, 28), quick_model)\npad"
 
 TEST_IMAGE = 0       # a 7 in MNIST's test set
@@ -86,10 +66,8 @@ def test_the_strokes_the_browser_draws_are_read_correctly_without_a_browser():
     """Replays the browser test's strokes on a DrawingPad: the same model must read the digit, sure of it."""
     from helpers import DrawingPad
 
-    namespace: dict = {}
-    exec(TRAIN_MODEL, namespace)
     image, label = test_image_and_label()
-    pad = DrawingPad((GRID, GRID), namespace["quick_model"])
+    pad = DrawingPad((GRID, GRID), train_quick_model())
     for start, end in ink_runs(image):
         pad.stroke([start, end])
     pad.blur()

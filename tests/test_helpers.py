@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
 from conftest import SOURCE_DIR
+from quick_model import train_quick_model
 from helpers.drawing_pad import mnist_preprocess
 from helpers import (
     DrawingPad,
@@ -394,22 +395,7 @@ def test_shrunk_and_moved_mnist_digits_preprocess_back_to_the_originals():
 @pytest.fixture(scope="module")
 def quick_mnist_model():
     """An MLP trained for one pass over MNIST (about a second on one CPU core): about 97% test accuracy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        images, labels = load_mnist_pixels(train=True)
-        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-        for start in range(0, len(labels), 100):
-            loss = nn.functional.cross_entropy(model(pixels_to_float(images[start : start + 100])),
-                                               labels[start : start + 100])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    finally:
-        torch.set_num_threads(threads)
-    return model.eval()
+    return train_quick_model()
 
 
 def test_model_reads_shrunk_and_moved_mnist_digits_only_after_preprocessing(quick_mnist_model):
