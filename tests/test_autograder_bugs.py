@@ -41,9 +41,6 @@ BUGS = {
     "fc_missing_relu": (
         {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]},
         {"FC: computes the intended function"}, 94),
-    "fc_relu_after_output": (
-        {"fc_class": [("return self.fc4(x)", "return F.relu(self.fc4(x))")]},
-        {"FC: computes the intended function"}, 94),
     "lenet_wrong_padding": (
         {"lenet_class": [("nn.Conv2d(1, 6, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(1, 6, kernel_size=3, stride=1, padding=0)"),
                          ("nn.Conv2d(6, 16, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(6, 16, kernel_size=3, stride=1, padding=0)"),

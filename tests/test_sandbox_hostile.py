@@ -188,7 +188,7 @@ time.sleep(400)
         "garbler": (*after_fc_params("""
 import os
 os.write(3, b'{"name": "report.json", "size": 99999999999}\\n' + b'[' * 100000)
-"""), 0),
+"""), 3 * 2),  # nothing comes back after the garbage; the answers are read from the notebook itself
     }
 
 
