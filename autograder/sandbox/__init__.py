@@ -25,8 +25,9 @@ Two processes take part in grading one submission.
     removed. Network and the view of world-readable files are *not* restricted in this mode.
   ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
 
-  In every mode: resource limits (wall clock, CPU time, resident memory of all its processes, process
-  count, file size, printed output), one thread, no GPU, no data.
+  In every mode: resource limits (wall clock, CPU time, memory of all its processes, process count,
+  open files, file size, printed output) as rlimits and a watchdog, plus a cgroup v2 of its own where
+  the machine allows it (``cgroups.py``); one thread, no GPU, no data.
 
 Channels
 --------

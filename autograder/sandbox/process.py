@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import resource
@@ -16,12 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cgroups import group_for, join, ran_out_of_memory
 from .channel import ChannelReader
 from .isolation import Plan, confine, process_tree, processes_of
 
 HARNESS = Path(__file__).with_name("harness.py")
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
 CHANNEL_FD = 3
+_SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
 
 
 @dataclass
@@ -104,19 +107,27 @@ def _tasks_of(uid: int) -> int:
     return count
 
 
-def _limit_process(limits: Limits, uid: int | None):
-    """Runs in the child before exec (after the uid change, where there is one). Process counts are per
-    uid: the sandbox's own, or the grader's (then on top of what it already runs)."""
-    processes = limits.processes if uid is not None else _tasks_of(os.getuid()) + limits.processes
+def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
+    """Runs in the child before exec, as the grader's user: join the sandbox's cgroup, set the rlimits,
+    then (separate-user mode) drop to the sandbox's uid, and ask to die with the grader (that request
+    does not survive a change of uid, so it comes last). Process counts are per uid: the sandbox's own,
+    or the grader's (then on top of what it already runs)."""
+    processes = limits.processes if plan.uid is not None else _tasks_of(os.getuid()) + limits.processes
 
     def apply() -> None:
-        with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if cgroup is not None:
+            join(cgroup)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        if plan.mode == "user":
+            os.setgroups([])
+            os.setresgid(plan.uid, plan.uid, plan.uid)
+            os.setresuid(plan.uid, plan.uid, plan.uid)
+        with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     return apply
 
 
@@ -132,6 +143,8 @@ class SandboxProcess:
         self.started = time.monotonic()
         try:
             self.plan: Plan = self._confinement.enter_context(confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
+            self.cgroup = self._confinement.enter_context(
+                group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
             self._start(dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
                              output_limit=limits.output_chars))
         except BaseException:
@@ -149,10 +162,7 @@ class SandboxProcess:
                 self.process = subprocess.Popen(
                     self.plan.argv, cwd=self.plan.cwd, env=self.plan.env, stdin=job_in, stdout=out, stderr=err,
                     pass_fds=(CHANNEL_FD,),  # the pipe's end is moved there before the other fds close
-                    preexec_fn=_channel_on_fd3(write_end, _limit_process(self.limits, self.plan.uid)),
-                    user=self.plan.uid if self.plan.mode == "user" else None,
-                    group=self.plan.uid if self.plan.mode == "user" else None,
-                    extra_groups=[] if self.plan.mode == "user" else None,
+                    preexec_fn=_channel_on_fd3(write_end, _limit_process(self.limits, self.plan, self.cgroup)),
                     start_new_session=True,
                 )
         finally:
@@ -208,7 +218,7 @@ class SandboxProcess:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SandboxFailure(message)
         report = self.folder / "report.json"
-        ended = self.ended
+        ended = "memory limit" if ran_out_of_memory(self.cgroup) else self.ended
         if ended == "finished" and returncode != 0:
             ended = "crashed"
         elif ended == "finished" and not _says_complete(report):
@@ -216,7 +226,9 @@ class SandboxProcess:
         stderr_tail = (self.folder / "stderr.txt").read_bytes()[-1500:].decode("utf-8", "replace")
         return SandboxRun(self.folder, returncode, ended, time.monotonic() - self.started, stderr_tail,
                           set(self.channel.received), self.channel.problem,
-                          {"mode": self.plan.mode, "description": self.plan.description})
+                          {"mode": self.plan.mode, "description": self.plan.description + "; " + (
+                              "cgroup v2 limits on memory and processes" if self.cgroup else
+                              "rlimits and a memory watchdog (no cgroup v2 here)")})
 
 
     def discard(self) -> None:

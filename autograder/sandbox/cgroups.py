@@ -1,0 +1,119 @@
+"""Limits on all of a sandbox's processes together, through cgroup v2 where the machine allows it.
+
+Where ``/sys/fs/cgroup`` is a cgroup v2 hierarchy and the grader may manage its own cgroup (it runs as
+root, or the cgroup was delegated to it), each sandbox gets a child cgroup with ``memory.max`` (swap
+off) and ``pids.max``, the kernel's own accounting of every page and task its processes use. Anywhere
+else (cgroup v1, a read-only hierarchy, a container without the controllers) ``group_for`` yields
+None and the sandbox relies on its rlimits and the watchdog of ``process.py`` alone, which also run
+when a cgroup is there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path("/sys/fs/cgroup")
+NEEDED = {"memory", "pids"}
+
+
+def own_cgroup(root: Path = ROOT, membership: str | None = None) -> Path | None:
+    """This process's cgroup folder when the machine uses cgroup v2 only, else None."""
+    if not (root / "cgroup.controllers").is_file():
+        return None
+    if membership is None:
+        try:
+            membership = Path("/proc/self/cgroup").read_text()
+        except OSError:
+            return None
+    lines = membership.strip().splitlines()
+    if len(lines) != 1 or not lines[0].startswith("0::"):
+        return None
+    return root / lines[0][3:].strip().lstrip("/")
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _prepare_parent(base: Path, root: Path) -> None:
+    """Let ``base`` hand memory and pids control to children. A cgroup other than the root may not
+    hold processes and control its children at once, so the grader's own processes move to a leaf
+    ``base/grader`` first."""
+    if base != root:
+        leaf = base / "grader"
+        leaf.mkdir(exist_ok=True)
+        for pid in (base / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):  # a process may have ended meanwhile
+                _write(leaf / "cgroup.procs", pid)
+    enabled = set((base / "cgroup.subtree_control").read_text().split())
+    missing = NEEDED - enabled
+    if missing:
+        _write(base / "cgroup.subtree_control", " ".join(f"+{name}" for name in sorted(missing)))
+
+
+@contextlib.contextmanager
+def group_for(name: str, memory_bytes: int, processes: int, root: Path = ROOT,
+              membership: str | None = None) -> Iterator[Path | None]:
+    """A fresh cgroup ``sandbox-<name>`` with the limits, or None where cgroup v2 cannot be used. On exit
+    every process in it is killed and the cgroup removed."""
+    base = own_cgroup(root, membership)
+    group = None
+    if base is not None:
+        try:
+            if NEEDED <= set((base / "cgroup.controllers").read_text().split()):
+                _prepare_parent(base, root)
+                group = base / f"sandbox-{name}"
+                group.mkdir(exist_ok=True)
+                _write(group / "memory.max", str(memory_bytes))
+                if (group / "memory.swap.max").exists():
+                    _write(group / "memory.swap.max", "0")
+                _write(group / "pids.max", str(processes))
+        except OSError:
+            group = None
+    try:
+        yield group
+    finally:
+        if group is not None:
+            empty(group)
+
+
+def empty(group: Path) -> None:
+    """Kill every process of ``group`` and remove it."""
+    for _ in range(100):
+        with contextlib.suppress(OSError):
+            if (group / "cgroup.kill").exists():
+                _write(group / "cgroup.kill", "1")
+        try:
+            pids = [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            pids = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            group.rmdir()
+        if not group.exists() or not pids:
+            return
+        time.sleep(0.01)
+
+
+def join(group: Path) -> None:
+    """Move the calling process into ``group`` (run in the sandbox's child before it execs)."""
+    _write(group / "cgroup.procs", str(os.getpid()))
+
+
+def ran_out_of_memory(group: Path | None) -> bool:
+    """Whether the kernel killed a process of ``group`` for its memory limit."""
+    if group is None:
+        return False
+    try:
+        events = dict(line.split() for line in (group / "memory.events").read_text().splitlines() if line.strip())
+    except (OSError, ValueError):
+        return False
+    return int(events.get("oom_kill", "0")) > 0
