@@ -99,7 +99,8 @@ def test_forged_results_files_are_ignored(tmp_path):
 def test_student_code_sees_neither_data_nor_grader(tmp_path):
     spy = (
         "import os, sys\n"
-        "seen = {'cwd': sorted(os.listdir('.')), 'mnist': os.environ.get('MNIST_ROOT'),\n"
+        "seen = {'cwd': sorted(n for n in os.listdir('.') if not n.startswith('.')),  # not the caches of imports\n"
+        "        'mnist': os.environ.get('MNIST_ROOT'),\n"
         "        'grader_env': sorted(k for k in os.environ if 'GRADE' in k or 'MNIST' in k),\n"
         "        'grader_importable': any('autograder' in str(p) for p in sys.path)}\n"
         "raise RuntimeError(f'SPY {seen}')\n"
