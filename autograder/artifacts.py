@@ -49,7 +49,16 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise ArtifactError(f"{path.name} is not a tensor file ({type(error).__name__})") from None
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()):
         raise ArtifactError(f"{path.name} does not hold named tensors")
+    _require_dense(data.values(), path.name)
     return data
+
+
+def _require_dense(tensors, what: str) -> None:
+    """Every tensor holds its own values: a view that repeats a few stored values (``expand``) would
+    make any later copy of it as large as it claims to be, far beyond what the file held."""
+    for tensor in tensors:
+        if not tensor.is_contiguous() or tensor.untyped_storage().nbytes() < tensor.numel() * tensor.element_size():
+            raise ArtifactError(f"{what} holds a tensor that is a view of fewer values than it claims")
 
 
 def _walk(node, key=None):
@@ -70,7 +79,11 @@ def _screen_graph(raw: bytes) -> None:
     except (ValueError, RecursionError):
         raise ArtifactError("the exported graph is not JSON") from None
     calls = 0
-    for key, value in _walk(graph):
+    try:
+        items = list(_walk(graph))
+    except RecursionError:
+        raise ArtifactError("the exported graph is nested too deeply") from None
+    for key, value in items:
         if key in ("as_expr", "sym_int_values", "sym_bool_values", "sym_float_values") and value:
             raise ArtifactError("the exported graph has symbolic shapes")
         if key != "target" or not isinstance(value, str):
@@ -90,9 +103,15 @@ def _screen_graph(raw: bytes) -> None:
         raise ArtifactError(f"the model's graph has {calls} operations; the grader runs at most {MAX_NODES}")
 
 
-def _screen_state(program: torch.export.ExportedProgram) -> None:
+def _screen_state(program: torch.export.ExportedProgram, largest: int) -> None:
     """Every tensor the graph carries is a parameter (re-initialised before training), a batch-norm
-    statistic (reset), or a few constant values; anything else could carry answers, not architecture."""
+    statistic (reset), or a few constant values; anything else could carry answers, not architecture.
+    All of them hold their own values, and no more than ``largest`` together."""
+    tensors = [t for t in [*program.state_dict.values(), *program.constants.values()] if isinstance(t, torch.Tensor)]
+    _require_dense(tensors, "the exported model")
+    if sum(t.numel() for t in tensors) > largest:
+        raise ArtifactError(f"the model carries {sum(t.numel() for t in tensors)} values in its parameters and "
+                            f"buffers; the grader accepts at most {largest}")
     signature = program.graph_signature
     if signature.inputs_to_lifted_custom_objs:
         raise ArtifactError("the model carries script objects in its graph")
@@ -124,6 +143,7 @@ class GraphCost:
 
     flops: int           # multiply-adds count twice; other operators one per element touched
     elements: int        # values produced by all operators together: the memory autograd keeps
+    values: int = 0      # values stored in the parameters and buffers (the reference's budget only)
 
     def exceeds(self, limit: "GraphCost") -> bool:
         return self.flops > limit.flops or self.elements > limit.elements
@@ -235,7 +255,7 @@ def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[
         program = deserialize(SerializedArtifact(**parts))
     except Exception as error:  # noqa: BLE001
         raise ArtifactError(f"the exported graph could not be loaded ({type(error).__name__})") from None
-    _screen_state(program)
+    _screen_state(program, COST_FACTOR * budget.values)
     _propagate_shapes(program, tuple(input_shape), batch)
     cost = graph_cost(program)
     limit = GraphCost(budget.flops * COST_FACTOR, budget.elements * COST_FACTOR)

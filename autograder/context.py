@@ -79,8 +79,9 @@ class GradingContext:
         if key not in self._exported:
             self.require_phase(f"export {key}", f"{variable} could not be run")
             try:
-                self._exported[key] = load_exported(self.folder, key, GraphCost(*REFERENCE_COST[key]),
-                                                    MODELS[key]["input"], self.settings.export_batch)
+                budget = GraphCost(*REFERENCE_COST[key], MODELS[key]["parameters"])
+                self._exported[key] = load_exported(self.folder, key, budget, MODELS[key]["input"],
+                                                    self.settings.export_batch)
             except ArtifactError as error:
                 self._exported[key] = CheckFailure(f"{variable}: {error}")
         found = self._exported[key]

@@ -94,7 +94,10 @@ def node_cost(node) -> int:
     touched = max(produced, sum(map(numel, inputs)))
     if name in CONVOLUTIONS and len(inputs) > 1 and hasattr(inputs[1], "shape"):
         weight = inputs[1]
-        return 2 * produced * max(1, numel(weight) // max(1, int(weight.shape[0])))
+        per_output = max(1, numel(weight) // max(1, int(weight.shape[0])))
+        if name == "convolution" and len(node.args) > 6 and node.args[6]:  # transposed: each input spreads out
+            return 2 * numel(inputs[0]) * per_output + touched
+        return 2 * produced * per_output
     if name in CONTRACTIONS and len(inputs) > 1:
         left = inputs[1] if name == "addmm" else inputs[0]
         depth = int(left.shape[-1]) if hasattr(left, "shape") and left.dim() else 1

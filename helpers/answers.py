@@ -14,6 +14,8 @@ import ast
 import re
 from collections.abc import Sequence
 
+LARGEST = 10**12          # far above any parameter count; bounds the work of evaluating an answer
+LONGEST_SOURCE = 20_000   # characters of an answer cell
 OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
              ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
              ast.Pow: lambda a, b: a ** b}
@@ -25,6 +27,8 @@ class NotArithmetic(ValueError):
 
 def _evaluate(node: ast.AST, names: dict[str, float]) -> float:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if abs(node.value) > LARGEST:
+            raise NotArithmetic("it holds a number far larger than any parameter count")
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _evaluate(node.operand, names)
@@ -34,9 +38,12 @@ def _evaluate(node: ast.AST, names: dict[str, float]) -> float:
         if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 10**6):
             raise NotArithmetic("it raises a number to a power too large to be a parameter count")
         try:
-            return OPERATORS[type(node.op)](left, right)
+            result = OPERATORS[type(node.op)](left, right)
         except ZeroDivisionError:
             raise NotArithmetic("it divides by zero") from None
+        if abs(result) > LARGEST:
+            raise NotArithmetic("it computes a number far larger than any parameter count")
+        return result
     if isinstance(node, ast.Name):
         if node.id in names:
             return names[node.id]
@@ -47,12 +54,21 @@ def _evaluate(node: ast.AST, names: dict[str, float]) -> float:
     raise NotArithmetic(f"it contains {type(node).__name__.lower()} syntax, not only numbers and arithmetic")
 
 
+def _evaluate_whole(node: ast.AST, names: dict[str, float]) -> float:
+    try:
+        return _evaluate(node, names)
+    except RecursionError:
+        raise NotArithmetic("it is nested too deeply") from None
+
+
 def literal_answer(source: str, variable: str) -> float:
     """The value the cell assigns to ``variable``, if it is a literal arithmetic expression; raises
     ``NotArithmetic`` with the reason otherwise."""
+    if len(source) > LONGEST_SOURCE:
+        raise NotArithmetic("the answer cell is too long to be a parameter count")
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise NotArithmetic("the answer cell is not valid Python") from None
     names: dict[str, float] = {}
     failures: dict[str, str] = {}
@@ -65,7 +81,7 @@ def literal_answer(source: str, variable: str) -> float:
             if isinstance(statement, ast.AugAssign):
                 value = ast.BinOp(left=ast.Name(targets[0].id), op=statement.op, right=value)
             try:
-                result = _evaluate(value, names)
+                result = _evaluate_whole(value, names)
             except NotArithmetic as reason:
                 for target in targets:
                     names.pop(target.id, None)
@@ -99,9 +115,11 @@ def _bindings(tree: ast.AST):
 def assigns(source: str, variable: str) -> bool:
     """Whether the cell ``source`` binds ``variable`` in the notebook's namespace. A cell that is not
     plain Python (say, a magic) counts when a line of it starts with an assignment to ``variable``."""
+    if len(source) > LONGEST_SOURCE:
+        raise NotArithmetic("the answer cell is too long to be a parameter count")
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         pattern = rf"^[ \t]*{re.escape(variable)}[ \t]*(:[^=\n]*)?(\*\*|//|>>|<<|[-+*/%@&|^])?=(?!=)"
         return re.search(pattern, source, re.M) is not None
     return any(isinstance(node, ast.Name) and node.id == variable and isinstance(node.ctx, ast.Store)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from helpers.answers import NotArithmetic, literal_answer
@@ -32,3 +34,16 @@ def test_arithmetic_on_numbers_counts(source, value):
 def test_anything_else_earns_nothing_and_says_why(source, reason):
     with pytest.raises(NotArithmetic, match=reason.replace("(", r"\(").replace(")", r"\)")):
         literal_answer(source, "fc_num_params")
+
+
+@pytest.mark.parametrize("source", [
+    "x = 999999 ** 64\n" + "x = x * x\n" * 30 + "fc_num_params = x - x + 5",
+    "fc_num_params = " + "1 + " * 5000 + "1",
+    "fc_num_params = " + "9" * 5000,
+    "fc_num_params = 1\n" * 3000,
+])
+def test_answers_that_would_take_the_grader_long_are_refused_at_once(source):
+    started = time.monotonic()
+    with pytest.raises(NotArithmetic):
+        literal_answer(source, "fc_num_params")
+    assert time.monotonic() - started < 1

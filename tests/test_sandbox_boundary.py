@@ -16,7 +16,7 @@ from torch._export.serde.serialize import serialize
 from conftest import ROOT
 from submissions import RELEASE, edited
 
-from autograder.artifacts import ArtifactError, GraphCost, graph_cost, load_exported
+from autograder.artifacts import ArtifactError, GraphCost, graph_cost, load_exported, load_tensors
 from autograder.assignment import REFERENCE_COST
 from autograder.reference import REFERENCES
 from autograder.report import parse_report
@@ -120,8 +120,8 @@ class Normalised(nn.Module):
         return self.norm(self.fc(x))
 
 
-BUDGET = GraphCost(*REFERENCE_COST["fc"])
-UNLIMITED = GraphCost(10**15, 10**15)
+BUDGET = GraphCost(*REFERENCE_COST["fc"], 567434)
+UNLIMITED = GraphCost(10**15, 10**15, 10**15)
 
 
 @pytest.mark.parametrize("model", list(REFERENCES))
@@ -209,7 +209,7 @@ def test_forged_shape_metadata_does_not_lower_the_cost(tmp_path):
     folder = _export_to(tmp_path, Wide())
     _rewrite_graph(folder, _shrink_sizes)
     with pytest.raises(ArtifactError, match="costs|shapes do not add up"):
-        load_exported(folder, "fc", BUDGET, (784,), 100)
+        load_exported(folder, "fc", GraphCost(*REFERENCE_COST["fc"], 10**9), (784,), 100)
 
 
 def _retarget(graph, new_target: str) -> None:
@@ -234,3 +234,49 @@ def test_an_unavailable_module_is_named_with_what_is_available(tmp_path):
                             capture_output=True, text=True, timeout=300)
     note = next(line for line in result.stdout.splitlines() if "cell fc_params" in line)
     assert "the module 'sklearn' is not available when grading" in note and "torch" in note
+
+
+class ExpandedStatistic(nn.Module):
+    """A batch-norm-named buffer that claims billions of values while storing one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+        self.register_buffer("running_var", torch.zeros(1, 1).expand(2_000_000, 1000))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_tensors_that_repeat_a_few_stored_values_are_refused(tmp_path):
+    with pytest.raises(ArtifactError, match="view of fewer values"):
+        load_exported(_export_to(tmp_path, ExpandedStatistic()), "fc", BUDGET, (784,), 100)
+    torch.save({"fc1.weight": torch.zeros(1).expand(10**9)}, tmp_path / "fc.pt")
+    with pytest.raises(ArtifactError, match="view of fewer values"):
+        load_tensors(tmp_path / "fc.pt")
+
+
+def test_the_state_is_bounded_by_the_reference_parameter_count(tmp_path):
+    with pytest.raises(ArtifactError, match="values in its parameters"):
+        load_exported(_export_to(tmp_path, Wide()), "fc", GraphCost(10**15, 10**15, 1000), (784,), 100)
+
+
+class Transposed(nn.Module):
+    """A transposed convolution written with the core operator (``nn.ConvTranspose2d`` exports to a
+    non-core one, which the grader refuses)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(256, 1, 27, 27))
+
+    def forward(self, x):
+        return torch.ops.aten.convolution(x, self.weight, None, [1, 1], [0, 0], [1, 1], True, [0, 0], 1)
+
+
+def test_transposed_convolutions_are_costed_by_what_they_spread():
+    from autograder.operators import node_cost, refusal
+
+    program = torch.export.export(Transposed().eval(), (torch.rand(1, 256, 28, 28),))
+    node = next(n for n in program.graph.nodes if n.op == "call_function" and "convolution" in str(n.target))
+    assert node_cost(node) >= 2 * 256 * 28 * 28 * 27 * 27
+    assert refusal(torch.ops.aten.conv_transpose2d.input) is not None
