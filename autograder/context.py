@@ -79,7 +79,7 @@ class GradingContext:
         if key not in self._exported:
             self.require_phase(f"export {key}", f"{variable} could not be run")
             try:
-                budget = GraphCost(*REFERENCE_COST[key], MODELS[key]["parameters"])
+                budget = GraphCost(*REFERENCE_COST[key])
                 self._exported[key] = load_exported(self.folder, key, budget, MODELS[key]["input"],
                                                     self.settings.export_batch)
             except ArtifactError as error:

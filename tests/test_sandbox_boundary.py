@@ -120,8 +120,8 @@ class Normalised(nn.Module):
         return self.norm(self.fc(x))
 
 
-BUDGET = GraphCost(*REFERENCE_COST["fc"], 567434)
-UNLIMITED = GraphCost(10**15, 10**15, 10**15)
+BUDGET = GraphCost(*REFERENCE_COST["fc"])
+UNLIMITED = GraphCost(10**15, 10**15)
 
 
 @pytest.mark.parametrize("model", list(REFERENCES))
@@ -209,7 +209,7 @@ def test_forged_shape_metadata_does_not_lower_the_cost(tmp_path):
     folder = _export_to(tmp_path, Wide())
     _rewrite_graph(folder, _shrink_sizes)
     with pytest.raises(ArtifactError, match="costs|shapes do not add up"):
-        load_exported(folder, "fc", GraphCost(*REFERENCE_COST["fc"], 10**9), (784,), 100)
+        load_exported(folder, "fc", BUDGET, (784,), 100)
 
 
 def _retarget(graph, new_target: str) -> None:
@@ -254,11 +254,6 @@ def test_tensors_that_repeat_a_few_stored_values_are_refused(tmp_path):
     torch.save({"fc1.weight": torch.zeros(1).expand(10**9)}, tmp_path / "fc.pt")
     with pytest.raises(ArtifactError, match="view of fewer values"):
         load_tensors(tmp_path / "fc.pt")
-
-
-def test_the_state_is_bounded_by_the_reference_parameter_count(tmp_path):
-    with pytest.raises(ArtifactError, match="values in its parameters"):
-        load_exported(_export_to(tmp_path, Wide()), "fc", GraphCost(10**15, 10**15, 1000), (784,), 100)
 
 
 class Transposed(nn.Module):
