@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from pathlib import Path
 
-NAME = re.compile(r"[a-z0-9_]{1,40}\.(json|pt|exported_program|state_dict|constants|example_inputs)")
-HEADER_BYTES = 200
-RECORD_BYTES = 64 * 1024**2
-TOTAL_BYTES = 512 * 1024**2
-RECORDS = 500
+from .harness.contract import HEADER_BYTES, RECORD_BYTES, RECORD_NAME, RECORDS, TOTAL_BYTES
+
 
 
 class ChannelReader:
@@ -64,7 +60,7 @@ class ChannelReader:
         if not isinstance(fields, dict) or set(fields) != {"name", "size"}:
             raise ValueError("a record header from the sandbox has the wrong fields")
         name, size = fields["name"], fields["size"]
-        if not isinstance(name, str) or not NAME.fullmatch(name):
+        if not isinstance(name, str) or not RECORD_NAME.fullmatch(name):
             raise ValueError("a record from the sandbox has a name the grader does not accept")
         if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= RECORD_BYTES:
             raise ValueError(f"the record {name} is too large")

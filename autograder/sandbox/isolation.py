@@ -258,9 +258,9 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/tmp",
              "--perms", "0777", "--size", str(scratch_bytes), "--tmpfs", WORK,
-             "--ro-bind", str(harness), f"{WORK}/harness.py", "--ro-bind", str(helpers), f"{WORK}/helpers",
+             "--ro-bind", str(harness), f"{WORK}/harness", "--ro-bind", str(helpers), f"{WORK}/helpers",
              "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
-    command = [interpreter(), "-I", f"{WORK}/harness.py"]
+    command = [interpreter(), "-I", f"{WORK}/harness/__main__.py"]
     if uid is not None:  # root grader: the harness drops to its own uid, with no capability left
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
                  "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
@@ -339,7 +339,7 @@ def readable_by_others(paths: list[Path]) -> list[str]:
 def _private_copy(harness: Path, helpers: Path, owner: int | None) -> Path:
     """A fresh folder holding the harness and ``helpers``; with ``owner``, only that uid may enter it."""
     folder = Path(tempfile.mkdtemp(prefix="grade-sandbox-"))
-    shutil.copy(harness, folder / "harness.py")
+    shutil.copytree(harness, folder / "harness", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(helpers, folder / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
     if owner is not None:
         os.chown(folder, owner, owner)
@@ -373,7 +373,7 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
         folder = _private_copy(harness, helpers, uid)
         stack.callback(shutil.rmtree, folder, True)
         env = _environment(str(folder))
-        command = [interpreter(), "-I", str(folder / "harness.py")]
+        command = [interpreter(), "-I", str(folder / "harness" / "__main__.py")]
         if mode == "user":
             yield Plan(mode, command, str(folder), env, uid,
                        f"separate user: uid {uid}, private folder, its processes killed afterwards; "

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from .cgroups import group_for, join, ran_out_of_memory
 from .channel import ChannelReader
+from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .isolation import Plan, confine, process_tree, processes_of
 
-HARNESS = Path(__file__).with_name("harness.py")
+HARNESS = Path(__file__).with_name("harness")
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
-CHANNEL_FD = 3
 _SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
 
 
@@ -252,7 +252,7 @@ def _last_line(path: Path) -> str:
 def _says_complete(report: Path) -> bool:
     """Whether the harness's last report says it got to the end (a cheap look; validated later)."""
     try:
-        return report.stat().st_size < 64 * 1024**2 and b'"complete": true' in report.read_bytes()[-200:]
+        return report.stat().st_size < 64 * 1024**2 and report.read_bytes().endswith(COMPLETE_MARK)
     except OSError:
         return False
 

@@ -1,0 +1,55 @@
+"""What the harness and the grader agree on, written once: the channel, the records and the bounds
+(the probe problems are in ``problems``). Both sides import this module, the harness from inside the
+sandbox, so a change here is a change on both ends. It imports no PyTorch: the grader reads it before
+starting a sandbox, and that must stay quick.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ---- the channel: harness -> grader ----
+CHANNEL_FD = 3                      # the one pipe back; stdin carries the job, stdout/stderr go to files
+HEADER_BYTES = 200                  # a record's header line: {"name": ..., "size": ...}
+RECORD_BYTES = 64 * 1024**2         # one record
+TOTAL_BYTES = 512 * 1024**2         # everything one sandbox may send
+RECORDS = 500                       # records one sandbox may send
+GRAPH_PARTS = ("exported_program", "state_dict", "constants", "example_inputs")
+RECORD_NAME = re.compile(r"[a-z0-9_]{1,40}\.(json|pt|" + "|".join(GRAPH_PARTS) + ")")
+REPORT = "report.json"
+OPTIMIZER_STEP = "optimizer_step.pt"
+
+
+def loop_weights_record(epochs: int) -> str:
+    return f"loop_{epochs}.pt"
+
+
+def graph_record(key: str, part: str) -> str:
+    return f"{key}.{part}"
+
+
+def filters_key(filters: tuple[int, ...] | list[int]) -> str:
+    """The key under which ``CNN(filters=...)`` is exported."""
+    return "cnn_" + "_".join(map(str, filters))
+
+
+# ---- the report: bounds both sides hold to ----
+OUTPUT_KEPT = 2000                  # characters of a phase's printed output kept in the report
+ERROR_KEPT = 1000                   # characters of a phase's error message
+MAX_PHASES = 200
+MAX_ACCURACIES = 1000               # entries of a returned test_acc list
+MAX_COUNT = 10**12                  # any whole number in the report (counts of dropped characters ...)
+COMPLETE_MARK = b'"complete": true}'  # how the last report ends when the harness got to the end
+
+# ---- exported graphs ----
+EXPORT_BATCH = 100                  # the example batch a graph is traced with
+BATCH_RANGE = (2, 4096)             # the batch dimension is symbolic: one graph for every batch size
+
+# ---- the probe problems (see ``problems``) ----
+CRITERION_SHAPE = (16, 10)          # logits of 16 samples and 10 classes
+OPTIMIZER_STEPS = 2                 # steps with the same gradient: momentum or decay show in the second
+OPTIMIZER_CHOICES = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+LOOP_EPOCHS = (1, 3)                # train_model is called once with each, on problems of its own
+PROBE_FEATURES, PROBE_HIDDEN, PROBE_CLASSES = 6, 12, 4
+PROBE_TRAIN, PROBE_TEST, PROBE_BATCH = 48, 64, 16
+PROBE_LR = 0.1

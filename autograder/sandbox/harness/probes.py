@@ -1,0 +1,81 @@
+"""The loss, the optimizer and ``train_model`` called on the contract's probe problems.
+
+Each probe hands the student's code real PyTorch objects (a real ``nn.CrossEntropyLoss``, a real SGD
+optimizer, real data loaders) and sends back only the effect: a loss value, parameter changes, final
+weights and the accuracies ``train_model`` returned. The grader recomputes what each should be.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from .contract import MAX_ACCURACIES, OPTIMIZER_CHOICES, OPTIMIZER_STEP, OPTIMIZER_STEPS, PROBE_BATCH, PROBE_LR, loop_weights_record
+from .problems import criterion_inputs, optimizer_gradients, probe_problem
+from .wire import send_tensors
+
+_OPTIMIZER_BASE = torch.optim.Optimizer
+_MODULE_BASE = nn.Module
+
+
+def _plain(value: object) -> float | bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _type_name(value: object) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"[:300]
+
+
+def criterion_probe(namespace: dict, seed: int) -> dict:
+    """What ``criterion`` computes on the contract's logits and labels."""
+    criterion = namespace.get("criterion")
+    found: dict = {"type": _type_name(criterion)}
+    if callable(criterion):
+        logits, labels = criterion_inputs(seed)
+        value = float(criterion(logits, labels))
+        found["value"] = value if math.isfinite(value) else None
+    return found
+
+
+def optimizer_probe(namespace: dict, seed: int) -> dict:
+    """``opt.step()`` twice with the same gradients on ``model_fc``'s parameters: the changes are sent
+    as ``OPTIMIZER_STEP`` ("step/index" -> change), the optimizer's settings in the report."""
+    opt, model = namespace.get("opt"), namespace.get("model_fc")
+    found: dict = {"type": _type_name(opt)}
+    if not isinstance(opt, _OPTIMIZER_BASE) or not isinstance(model, _MODULE_BASE):
+        return found
+    found["groups"] = [{key: _plain(group.get(key)) for key in OPTIMIZER_CHOICES} for group in opt.param_groups][:100]
+    parameters = list(model.parameters())
+    gradients = optimizer_gradients(seed, [tuple(p.shape) for p in parameters])
+    changes = {}
+    for step in range(1, OPTIMIZER_STEPS + 1):
+        before = [p.detach().cpu().clone() for p in parameters]
+        for parameter, gradient in zip(parameters, gradients):
+            parameter.grad = gradient.clone().to(parameter.device)
+        opt.step()
+        changes.update({f"{step}/{index}": p.detach().cpu() - before[index] for index, p in enumerate(parameters)})
+    send_tensors(OPTIMIZER_STEP, changes)
+    return found
+
+
+def loop_probe(namespace: dict, seed: int, epochs: int) -> dict:
+    """``train_model`` on the probe problem for ``epochs``: its final weights are sent, the accuracies it
+    returned go in the report."""
+    problem = probe_problem(seed, epochs)
+    net = problem.network()
+    train = DataLoader(TensorDataset(problem.train_x, problem.train_y), batch_size=PROBE_BATCH)
+    test = DataLoader(TensorDataset(problem.test_x, problem.test_y), batch_size=PROBE_BATCH)
+    history = namespace["train_model"](net, nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=PROBE_LR),
+                                       train, test, epochs)
+    send_tensors(loop_weights_record(epochs), {k: v.detach().cpu().clone() for k, v in net.state_dict().items()})
+    accuracies = history.get("test_acc") if isinstance(history, dict) else None
+    if isinstance(accuracies, (list, tuple)):
+        return {"test_acc": [_plain(float(a)) for a in list(accuracies)[:MAX_ACCURACIES]]}
+    return {"test_acc": None}

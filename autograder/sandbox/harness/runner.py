@@ -1,0 +1,55 @@
+"""The order of the harness's work: the notebook's cells, then the exports, then the probes. Every step
+is a phase of its own, so a failure costs the checks that need that step and no others."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import torch
+
+from .contract import LOOP_EPOCHS, filters_key
+from .exports import export_model
+from .notebook import fresh_namespace, run_cell
+from .phases import Phase
+from .probes import criterion_probe, loop_probe, optimizer_probe
+from .wire import send_report
+
+_EXIT = os._exit
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.buffer.read())
+    torch.set_num_threads(1)
+    torch.manual_seed(job["seed"])
+    report: dict = {}
+    namespace = fresh_namespace()
+
+    def phase(name: str, seconds: float = job["phase_seconds"]) -> Phase:
+        return Phase(report, name, seconds, job["output_limit"], job["available_modules"])
+
+    for cell in job["cells"]:
+        with phase(f"cell {cell['id']}", job["cell_seconds"]):
+            run_cell(cell["code"], cell["id"], namespace)
+    for key, model in job["models"].items():
+        with phase(f"export {key}"):
+            if model["variable"] not in namespace:
+                raise NameError(f"{model['variable']} is not defined")
+            export_model(namespace[model["variable"]], model["input"], key, model["variable"])
+    for filters in job["other_filters"]:
+        with phase(f"export {filters_key(filters)}"):
+            what = f"CNN(filters={tuple(filters)})"
+            export_model(namespace["CNN"](filters=tuple(filters)), job["models"]["cnn"]["input"],
+                         filters_key(filters), what)
+    with phase("criterion"):  # two phases: a broken loss does not hide the optimizer, nor the reverse
+        report["criterion"] = criterion_probe(namespace, job["seed"])
+    with phase("optimizer"):
+        report["optimizer"] = optimizer_probe(namespace, job["seed"])
+    report["loop"] = {}
+    for epochs in LOOP_EPOCHS:
+        with phase(f"loop {epochs}"):
+            report["loop"][str(epochs)] = loop_probe(namespace, job["seed"], epochs)
+    report["complete"] = True
+    send_report(report)
+    _EXIT(0)  # at once: threads or workers the student's code left running do not hold the sandbox open
