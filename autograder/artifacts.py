@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from torch.export.graph_signature import InputKind
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
 from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
+from .sandbox.harness.contract import GRAPH_PARTS, graph_record
 
 MAX_ARTIFACT_BYTES = 64 * 1024**2
 MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, never a table of data
@@ -37,16 +39,45 @@ class ArtifactError(Exception):
     """An artifact is missing, too large or not what the harness writes."""
 
 
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """A ``{name: tensor}`` file saved by the harness, read without unpickling objects."""
+def _require_stored(raw: bytes, what: str) -> None:
+    """A ``torch.save`` file is a zip archive whose entries ``torch.save`` never compresses: refusing
+    compressed entries, and entries whose declared size is not what they hold, bounds what loading it
+    can allocate by the size of the file itself (``weights_only`` alone bounds nothing)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            entries = archive.infolist()
+            if sum(entry.file_size for entry in entries) > len(raw):
+                raise ArtifactError(f"{what} claims more data than it holds")
+            for entry in entries:
+                if entry.compress_type != zipfile.ZIP_STORED or entry.compress_size != entry.file_size:
+                    raise ArtifactError(f"{what} holds a compressed entry, which the harness never writes")
+                with archive.open(entry) as member:
+                    if len(member.read(entry.file_size + 1)) != entry.file_size:
+                        raise ArtifactError(f"{what} holds an entry that is not the size it declares")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ArtifactError(f"{what} is not a tensor file") from None
+
+
+def _load_plain(raw: bytes, what: str) -> object:
+    """``torch.load`` of bytes that passed ``_require_stored``, without unpickling objects."""
+    _require_stored(raw, what)
+    try:
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any failure means a forged or broken file
+        raise ArtifactError(f"{what} is not a tensor file ({type(error).__name__})") from None
+
+
+def _read_bounded(path: Path) -> bytes:
     if not path.is_file():
         raise ArtifactError(f"{path.name} was not produced")
     if path.stat().st_size > MAX_ARTIFACT_BYTES:
         raise ArtifactError(f"{path.name} is too large")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any failure means a forged or broken file
-        raise ArtifactError(f"{path.name} is not a tensor file ({type(error).__name__})") from None
+    return path.read_bytes()
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A ``{name: tensor}`` file saved by the harness, read without unpickling objects."""
+    data = _load_plain(_read_bounded(path), path.name)
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()):
         raise ArtifactError(f"{path.name} does not hold named tensors")
     _require_dense(data.values(), path.name)
@@ -177,34 +208,87 @@ def _propagate_shapes(program: torch.export.ExportedProgram, input_shape: tuple[
         raise ArtifactError(f"the exported graph's shapes do not add up ({type(error).__name__})") from None
 
 
+AFFINE = {"conv2d": "conv", "linear": "linear"}     # the layers whose weights the structure is made of
+
+
+def _arguments(node: torch.fx.Node) -> dict:
+    """A call's arguments by name, defaults filled in from the operator's schema (any overload)."""
+    values = {}
+    for index, argument in enumerate(node.target._schema.arguments):
+        if index < len(node.args):
+            values[argument.name] = node.args[index]
+        elif argument.name in node.kwargs:
+            values[argument.name] = node.kwargs[argument.name]
+        elif argument.has_default_value():
+            values[argument.name] = argument.default_value
+    return values
+
+
 @dataclass
 class ExportedModel:
-    """A student's model as a graph of PyTorch operators, with its parameters."""
+    """A student's model as a graph of PyTorch operators, with its parameters, traced for ``batch``
+    inputs; its shapes and cost were recomputed by the grader."""
 
     program: torch.export.ExportedProgram
+    batch: int
+    cost: GraphCost
+    budget: GraphCost
+
+    @property
+    def too_costly(self) -> str | None:
+        """Why the grader will not run this graph, if it will not."""
+        limit = GraphCost(self.budget.flops * COST_FACTOR, self.budget.elements * COST_FACTOR)
+        if not self.cost.exceeds(limit):
+            return None
+        return (f"the model's graph costs {self.cost.flops / self.budget.flops:.1f}x the computation and "
+                f"{self.cost.elements / self.budget.elements:.1f}x the memory of the intended network; the grader "
+                f"runs at most {COST_FACTOR}x")
 
     def module(self) -> torch.nn.Module:
+        """The graph as a module the grader can run (only within the cost bound)."""
+        if self.too_costly:
+            raise ArtifactError(self.too_costly)
         return self.program.module()
 
+    def parameter_count(self) -> int:
+        """Values of the parameters the graph computes with (a parameter it never uses does not count)."""
+        used = {node.name for node in self.program.graph.nodes if node.op == "placeholder" and node.users}
+        parameters = {name for placeholder, name in self.program.graph_signature.inputs_to_parameters.items()
+                      if placeholder in used}
+        return sum(self.program.state_dict[name].numel() for name in parameters)
+
     def affine_layers(self) -> list[dict]:
-        """The convolutions and linear layers in the order the forward pass calls them: their parameter
-        names and, for convolutions, stride, padding, dilation and groups as the student set them."""
+        """The convolutions and linear layers in the order the forward pass calls them (any overload):
+        their parameter names and, for convolutions, stride, padding, dilation and groups as the student
+        set them."""
         lifted = self.program.graph_signature.inputs_to_parameters
         layers = []
         for node in self.program.graph.nodes:
-            name = str(node.target)
-            if node.op != "call_function" or name not in ("aten.conv2d.default", "aten.linear.default"):
+            kind = AFFINE.get(operator_name(node.target)) if node.op == "call_function" else None
+            if kind is None:
                 continue
-            names = [lifted.get(getattr(argument, "name", None)) for argument in node.args[1:3]]
-            if names[0] is None:
+            arguments = _arguments(node)
+            weight, bias = arguments.get("weight"), arguments.get("bias")
+            layer = {"kind": kind, "weight": lifted.get(getattr(weight, "name", None)),
+                     "bias": lifted.get(getattr(bias, "name", None)) if bias is not None else None}
+            if layer["weight"] is None or (bias is not None and layer["bias"] is None):
                 raise ArtifactError("a layer of the model uses a weight that is not a parameter")
-            layer = {"kind": "conv" if "conv" in name else "linear", "weight": names[0],
-                     "bias": names[1] if len(names) > 1 else None}
-            if layer["kind"] == "conv":
-                stride, padding, dilation, groups = (list(node.args[3:]) + [1, 0, 1, 1][len(node.args[3:]):])[:4]
-                layer.update(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            if kind == "conv":
+                layer.update({key: arguments[key] for key in ("stride", "padding", "dilation", "groups")})
             layers.append(layer)
         return layers
+
+    def structure_problem(self, name: str, convolutions: int, linears: int) -> str | None:
+        """How the graph's layers differ from the intended structure (``convolutions`` convolution layers,
+        then ``linears`` linear layers), or None; the widths are free."""
+        kinds = [layer["kind"] for layer in self.affine_layers()]
+        found = (kinds.count("conv"), kinds.count("linear"))
+        if found != (convolutions, linears):
+            return (f"{name} should have {convolutions} convolution and {linears} linear layers; "
+                    f"yours has {found[0]} and {found[1]}")
+        if kinds != ["conv"] * convolutions + ["linear"] * linears:
+            return f"{name} should apply all its convolutions before its linear layers"
+        return None
 
     def layer_shapes(self, kinds: dict[str, str]) -> list[tuple[str, tuple[int, ...]]]:
         """(layer kind, per-sample output shape) of every call of the operators in ``kinds`` (operator
@@ -213,38 +297,30 @@ class ExportedModel:
         for node in self.program.graph.nodes:
             if node.op != "call_function":
                 continue
-            kind = str(node.target).split(".")[1] if str(node.target).startswith("aten.") else str(node.target)
+            kind = operator_name(node.target).rstrip("_").replace("_with_indices", "")
             value = node.meta.get("val")
             if isinstance(value, (tuple, list)):  # max_pool2d_with_indices
                 value = value[0]
-            kind = kind.rstrip("_").replace("_with_indices", "")
             if kind in kinds and hasattr(value, "shape"):
                 shapes.append((kinds[kind], tuple(int(s) for s in value.shape[1:])))
         return shapes
 
 
 def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[int, ...], batch: int) -> ExportedModel:
-    """Load ``<key>.*`` sent by the harness's export, after screening every piece; recompute its shapes
-    for ``batch`` inputs of ``input_shape``; refuse a graph that costs more than ``COST_FACTOR`` times
-    ``budget`` (the reference's cost at that batch) to run."""
+    """Load ``<key>.*`` sent by the harness's export, after screening every piece, and recompute its shapes
+    and cost for ``batch`` inputs of ``input_shape``. A graph that costs more than ``COST_FACTOR`` times
+    ``budget`` (the reference's cost) still loads, so that its shapes can be reported, but never runs."""
     parts = {}
-    for part in ("exported_program", "state_dict", "constants", "example_inputs"):
-        path = folder / f"{key}.{part}"
+    for part in GRAPH_PARTS:
+        path = folder / graph_record(key, part)
         if not path.is_file():
             raise ArtifactError(f"no exported graph ({path.name} missing)")
-        if path.stat().st_size > MAX_ARTIFACT_BYTES:
-            raise ArtifactError(f"{path.name} is too large")
-        parts[part] = path.read_bytes()
+        parts[part] = _read_bounded(path)
     _screen_graph(parts["exported_program"])
-    for part in ("state_dict", "constants", "example_inputs"):
-        if parts[part]:
-            try:
-                torch.load(io.BytesIO(parts[part]), map_location="cpu", weights_only=True)
-            except Exception:  # noqa: BLE001
-                raise ArtifactError(f"the exported {part} is not plain tensors") from None
-    if parts["constants"]:
-        constants = torch.load(io.BytesIO(parts["constants"]), map_location="cpu", weights_only=True)
-        size = sum(v.numel() for v in constants.values() if isinstance(v, torch.Tensor)) if isinstance(constants, dict) else 0
+    loaded = {part: _load_plain(parts[part], f"the exported {part}") for part in GRAPH_PARTS[1:] if parts[part]}
+    constants = loaded.get("constants")
+    if isinstance(constants, dict):
+        size = sum(v.numel() for v in constants.values() if isinstance(v, torch.Tensor))
         if size > MAX_CONSTANT_ELEMENTS:
             raise ArtifactError(f"the model carries {size} constant values baked into its graph")
     try:
@@ -253,10 +329,4 @@ def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[
         raise ArtifactError(f"the exported graph could not be loaded ({type(error).__name__})") from None
     _screen_state(program)
     _propagate_shapes(program, tuple(input_shape), batch)
-    cost = graph_cost(program)
-    limit = GraphCost(budget.flops * COST_FACTOR, budget.elements * COST_FACTOR)
-    if cost.exceeds(limit):
-        raise ArtifactError(f"the model's graph costs {cost.flops / budget.flops:.1f}x the computation and "
-                            f"{cost.elements / budget.elements:.1f}x the memory of the intended network; the grader "
-                            f"runs at most {COST_FACTOR}x")
-    return ExportedModel(program)
+    return ExportedModel(program, batch, graph_cost(program), budget)

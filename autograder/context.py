@@ -11,8 +11,10 @@ import torch
 from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
-from .assignment import MODELS, REFERENCE_COST
+from .assignment import ModelSpec
 from .report import Report, load_report
+from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_weights_record
+from .sandbox.harness.problems import second_batch
 from .sandbox.process import SandboxRun
 from .settings import Settings
 
@@ -25,12 +27,14 @@ class CheckFailure(AssertionError):
 class GradingContext:
     run: SandboxRun
     settings: Settings
-    mnist: "MnistTensors"
+    mnist: MnistTensors
+    seed: int                                         # this submission's probe seed (the job's)
     unreadable: str = ""                              # why the submission was not run at all
     answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)          # what several checks derive from the same artifacts
 
     @property
     def folder(self) -> Path:
@@ -48,9 +52,23 @@ class GradingContext:
             return f"not run ({self.ended_reason()})"
         return phase.get("error")
 
-    def section(self, key: str, phase: str, what: str) -> dict:
+    def failed_cell(self, cells: tuple[str, ...]) -> str | None:
+        """The first of ``cells`` (grade ids) that raised, with its error: the cause a student should see
+        first when a later step could not use what those cells define."""
+        for cell in cells:
+            error = self.report.get("phases", {}).get(f"cell {cell}", {}).get("error")
+            if error:
+                return f"the answer cell {cell} failed: {error.strip().splitlines()[-1]}"
+        return None
+
+    def require_phase(self, name: str, what: str, cells: tuple[str, ...] = ()) -> None:
+        error = self.phase_error(name)
+        if error:
+            raise CheckFailure(f"{what}: {self.failed_cell(cells) or error}")
+
+    def section(self, key: str, phase: str, what: str, cells: tuple[str, ...] = ()) -> dict:
         """A section of the report, once its phase ran without error and it passed the schema."""
-        self.require_phase(phase, what)
+        self.require_phase(phase, what, cells)
         if key in self.report.problems:
             raise CheckFailure(f"{what}: {self.report.problems[key]}")
         return self.report.get(key, {})
@@ -62,32 +80,26 @@ class GradingContext:
             return "an earlier step failed"
         return f"the notebook's code {self.run.ended} before this step"
 
-    def require_phase(self, name: str, what: str) -> None:
-        error = self.phase_error(name)
-        if error:
-            raise CheckFailure(f"{what}: {error}")
-
-    def parameters(self, key: str, variable: str) -> dict[str, torch.Tensor]:
-        """The tensors saved before the model's forward pass ever ran (so a broken forward keeps them)."""
-        try:
-            return load_tensors(self.folder / f"{key}.pt")
-        except ArtifactError as error:
-            phase = f"build {key}" if key.startswith("cnn_") else f"export {key}"
-            raise CheckFailure(f"could not build {variable}: {self.phase_error(phase) or error}") from None
-
-    def exported(self, key: str, variable: str) -> ExportedModel:
+    def graph(self, spec: ModelSpec, key: str | None = None, what: str | None = None,
+              batch: int = EXPORT_BATCH) -> ExportedModel:
+        """The exported graph under ``key`` (default: the model's own), loaded once, shapes recomputed."""
+        key, what = key or spec.key, what or spec.variable
         if key not in self._exported:
-            self.require_phase(f"export {key}", f"{variable} could not be run")
             try:
-                budget = GraphCost(*REFERENCE_COST[key])
-                self._exported[key] = load_exported(self.folder, key, budget, MODELS[key]["input"],
-                                                    self.settings.export_batch)
+                self.require_phase(f"export {key}", f"{what} could not be run", spec.cells)
+                budget = GraphCost(*spec.reference_cost)
+                self._exported[key] = load_exported(self.folder, key, budget, spec.input, batch)
+            except CheckFailure as failure:
+                self._exported[key] = failure
             except ArtifactError as error:
-                self._exported[key] = CheckFailure(f"{variable}: {error}")
+                self._exported[key] = CheckFailure(f"{what}: {error}")
         found = self._exported[key]
         if isinstance(found, CheckFailure):
             raise found
         return found
+
+    def second_batch(self) -> int:
+        return second_batch(self.seed)
 
     def answer_source(self, grade_id: str) -> str:
         """The source of an answer cell, read by the grader itself from the submitted file."""
@@ -97,33 +109,17 @@ class GradingContext:
             raise CheckFailure(f"the answer cell {grade_id} is missing from the notebook")
         return self.answer_sources[grade_id]
 
-    @property
-    def criterion(self) -> dict:
-        return self.section("criterion", "criterion", "criterion could not be used")
-
-    @property
-    def optimizer(self) -> dict:
-        return self.section("optimizer", "optimizer", "opt could not be used")
-
-    def optimizer_step(self) -> dict[str, torch.Tensor]:
+    def tensors(self, record: str, what: str) -> dict[str, torch.Tensor]:
         try:
-            return load_tensors(self.folder / "optimizer_step.pt")
+            return load_tensors(self.folder / record)
         except ArtifactError as error:
-            raise CheckFailure(f"opt.step() left no result: {error}") from None
+            raise CheckFailure(f"{what}: {error}") from None
 
-    def loop(self, epochs: int) -> dict:
-        what = f"train_model(..., epochs={epochs}) failed"
-        run = self.section("loop", f"loop {epochs}", what).get(str(epochs))
-        if run is None:
-            raise CheckFailure(f"{what}: the sandbox reported no record of it")
-        return run
+    def optimizer_changes(self) -> dict[str, torch.Tensor]:
+        return self.tensors(OPTIMIZER_STEP, "opt.step() left no result")
 
     def loop_weights(self, epochs: int) -> dict[str, torch.Tensor]:
-        self.loop(epochs)
-        try:
-            return load_tensors(self.folder / f"loop_{epochs}.pt")
-        except ArtifactError as error:
-            raise CheckFailure(f"train_model left no weights: {error}") from None
+        return self.tensors(loop_weights_record(epochs), "train_model left no weights")
 
 
 @dataclass
@@ -132,7 +128,7 @@ class MnistTensors:
 
     def load(self) -> None:
         """Read both splits now (raises ``MNISTNotFoundError`` when the data is missing)."""
-        self.train, self.test
+        self.train, self.test  # noqa: B018 - reading the properties loads them
 
     @cached_property
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:

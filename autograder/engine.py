@@ -10,7 +10,7 @@ from .results import Verdict
 from .sandbox.isolation import choose_mode, readable_by_others
 from .sandbox.process import SandboxProcess
 from .settings import Settings
-from .submission import SubmissionError, read_answers, sandbox_job
+from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
 from .version import file_sha256, grader_version
 
 
@@ -29,9 +29,11 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     mode = choose_mode(isolation)
     started = time.monotonic()
     sandbox, unreadable, answers = None, "", {}
+    sha256 = file_sha256(path)
+    seed = probe_seed(settings.seed, sha256 or "")
     try:
         answers = read_answers(path)
-        sandbox = SandboxProcess(sandbox_job(answers, settings), settings.limits, mode)
+        sandbox = SandboxProcess(sandbox_job(answers, seed), settings.limits, mode)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -47,7 +49,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         if sandbox:
             sandbox.discard()
         raise
-    verdict = score(path, run, unreadable, answers, settings, mnist, started)
+    verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
     isolation = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     if mode == "user":
         from helpers.data import mnist_root  # loaded by now; importing it earlier would delay the sandbox
@@ -56,6 +58,6 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         if exposed:
             isolation["warning"] = f"readable by the sandbox's user: {', '.join(exposed)} (make them mode 700)"
             print(f"autograder: WARNING: {isolation['warning']}", file=sys.stderr)
-    verdict.provenance = {"notebook_sha256": file_sha256(path), "grader_version": grader_version(),
+    verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),
                           "isolation": isolation}
     return verdict

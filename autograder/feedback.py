@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .assignment import LAYER_SHAPES, MODELS
+from .assignment import MODELS
 from .settings import AccuracyBudget, Settings
 
 STYLE = """
@@ -36,7 +36,7 @@ def _checks_table(tests: list[dict]) -> str:
 
 
 def _architecture(key: str, found: list | None) -> str:
-    expected = LAYER_SHAPES[key]
+    expected = MODELS[key].layer_shapes
     found = found or []
     rows = []
     for index in range(max(len(expected), len(found))):
@@ -45,7 +45,7 @@ def _architecture(key: str, found: list | None) -> str:
         css = "passed" if ours == theirs else "failed"
         rows.append(f'<tr><td>{index + 1}</td><td class="{css}">{escape(theirs) or "&mdash;"}</td><td>{escape(ours)}</td></tr>')
     note = "" if found else "<p>Your model could not be run, so its layers are unknown.</p>"
-    return (f"<div><h3>{escape(MODELS[key]['name'])}</h3>{note}<table><tr><th>#</th><th>your layer output</th>"
+    return (f"<div><h3>{escape(MODELS[key].name)}</h3>{note}<table><tr><th>#</th><th>your layer output</th>"
             f"<th>expected</th></tr>{''.join(rows)}</table></div>")
 
 
@@ -55,7 +55,7 @@ def _accuracies(found: dict, budget: AccuracyBudget) -> str:
         value = found.get(key)
         shown = f"{value:.3f}" if isinstance(value, (int, float)) else "not measured"
         css = "passed" if isinstance(value, (int, float)) and value >= budget.thresholds[key] else "failed"
-        rows.append(f'<tr><td>{escape(spec["name"])}</td><td class="{css}">{shown}</td>'
+        rows.append(f'<tr><td>{escape(spec.name)}</td><td class="{css}">{shown}</td>'
                     f"<td>{budget.thresholds[key]:.2f}</td></tr>")
     return ("<table><tr><th>model</th><th>test accuracy</th><th>needed</th></tr>" + "".join(rows) + "</table>")
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
+from typing import Any
 
 import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch.utils.flop_counter import FlopCounterMode
 
 # Core ATen operators refused: backward kernels, uninitialised or strided memory, data-dependent
 # shapes, random numbers, and operators whose cost is not linear in what they read and write.
@@ -35,6 +41,7 @@ COMMON = {
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "zeros", "ones", "zeros_like", "ones_like", "full", "new_zeros",
     "new_ones", "new_full", "stack", "split", "chunk", "unbind", "narrow", "pad", "squeeze_", "unsqueeze_",
     "std", "norm", "linalg_vector_norm", "logsumexp", "clone", "alias",
+    "_assert_tensor_metadata",  # what torch.export puts before every ``to``: a check, no computation
 }
 RANDOM_BUT_OFF = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}  # fine with train=False
 CONTRACTIONS = {"linear", "mm", "addmm", "bmm", "matmul"}
@@ -108,3 +115,30 @@ def node_cost(node) -> int:
     if name in ("sort", "topk"):
         return touched * max(1, int(math.log2(max(2, touched))))
     return touched
+
+
+class _ProducedValues(TorchDispatchMode):
+    """Counts the values every operator call produces (views produce none: they share their input's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        result = func(*args, **(kwargs or {}))
+        if not getattr(func, "is_view", False):
+                self.values += sum(numel(leaf) for leaf in tree_leaves(result) if isinstance(leaf, torch.Tensor))
+        return result
+
+
+def call_cost(function: Callable[..., Any], tensors: dict[str, torch.Tensor], input_shape: tuple[int, ...],
+              batch: int) -> tuple[int, int]:
+    """(floating-point operations, values produced) of ``function(fake tensors, fake input)``, measured on
+    fake tensors: nothing is computed and nothing is allocated, so the grader can cost a computation it
+    is asked to run before running it."""
+    with FakeTensorMode() as fake:
+        fakes = {name: fake.from_tensor(tensor) for name, tensor in tensors.items()}
+        inputs = torch.empty(batch, *input_shape)
+        with FlopCounterMode(display=False) as flops, _ProducedValues() as produced:
+            function(fakes, inputs)
+    return int(flops.get_total_flops()), produced.values

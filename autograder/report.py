@@ -7,13 +7,15 @@ reason; nothing in a report can crash the grader or reach it unbounded.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .sandbox.harness.contract import (ERROR_KEPT, LOOP_EPOCHS, MAX_ACCURACIES, MAX_COUNT, MAX_PHASES,
+                                       OPTIMIZER_CHOICES, OUTPUT_KEPT)
+
 MAX_REPORT_BYTES = 8 * 1024**2
-MAX_EVENTS = 10_000
-EVENTS = {"forward", "loss", "backward", "step"}
 
 
 def _text(limit: int) -> Callable[[Any], bool]:
@@ -21,11 +23,14 @@ def _text(limit: int) -> Callable[[Any], bool]:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite number of bounded size (a huge integer would cost time and space to format)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return -MAX_COUNT <= value <= MAX_COUNT if isinstance(value, int) else math.isfinite(value)
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def _optional(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -52,18 +57,17 @@ def _mapping(key_test: Callable[[Any], bool], value_test: Callable[[Any], bool],
                           and all(key_test(k) and value_test(v) for k, v in value.items()))
 
 
-_PHASE = _record({"output": _text(2000), "output_dropped": _whole, "seconds": _number}, {"error": _text(1000)})
+_PHASE = _record({"output": _text(OUTPUT_KEPT), "output_dropped": _whole, "seconds": _number},
+                 {"error": _text(ERROR_KEPT)})
 _FLAG = lambda value: isinstance(value, bool)  # noqa: E731
-_ROWS = _list_of(lambda v: _whole(v) and 0 <= v < 100_000, 100_000)
-_EVENT = _record({"event": lambda v: v in EVENTS},
-                 {"index": _whole, "training": _FLAG, "grad_enabled": _FLAG, "train_rows": _ROWS, "test_rows": _ROWS,
-                  "forward": _optional(_whole), "stale": _FLAG})
-_LOOP_RUN = _record({"events": _list_of(_EVENT, MAX_EVENTS), "test_acc": _optional(_list_of(_number, 1000))})
+_SETTING = _optional(lambda value: _number(value) or _FLAG(value))
+_GROUP = _record({key: _SETTING for key in OPTIMIZER_CHOICES})
+_LOOP_RUN = _record({"test_acc": _optional(_list_of(_optional(_number), MAX_ACCURACIES))})
 SECTIONS: dict[str, Callable[[Any], bool]] = {
-    "phases": _mapping(_text(80), _PHASE, 200),
-    "criterion": _record({"type": _text(300)}, {"value": _number}),
-    "optimizer": _record({"type": _text(300)}, {"lr": _list_of(_number, 100), "parameters": _list_of(_text(200), 1000)}),
-    "loop": _mapping(lambda k: k in ("1", "2"), _LOOP_RUN, 2),
+    "phases": _mapping(_text(80), _PHASE, MAX_PHASES),
+    "criterion": _record({"type": _text(300)}, {"value": _optional(_number)}),
+    "optimizer": _record({"type": _text(300)}, {"groups": _list_of(_GROUP, 100)}),
+    "loop": _mapping(lambda key: key in {str(epochs) for epochs in LOOP_EPOCHS}, _LOOP_RUN, len(LOOP_EPOCHS)),
     "complete": lambda v: v is True,
 }
 

@@ -21,7 +21,8 @@ CHECKS_DIR = Path(__file__).with_name("checks")
 # The order in which results are reported: cheap facts first, training last.
 CHECK_FILES = ["check_parameters.py", "check_architecture.py", "check_setup.py", "check_training_loop.py",
                "check_accuracy.py"]
-MODEL_NAMES = {key: spec["name"] for key, spec in MODELS.items()}
+MODEL_NAMES = {key: spec.name for key, spec in MODELS.items()}
+MAX_NOTES, NOTE_CHARS = 30, 300     # what a verdict says besides its checks, bounded after formatting
 
 
 class _CheckCollector:
@@ -97,13 +98,13 @@ def _notes(context: GradingContext) -> list[str]:
 
 
 def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
-          mnist: MnistTensors, started: float) -> Verdict:
+          mnist: MnistTensors, started: float, seed: int) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read)."""
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, "not run", 0.0)
     try:
-        context = GradingContext(run, settings, mnist, unreadable=unreadable, answer_sources=answers)
-        notes = [unreadable] if unreadable else _notes(context)
+        context = GradingContext(run, settings, mnist, seed, unreadable=unreadable, answer_sources=answers)
+        notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))][:MAX_NOTES]
         checks = run_checks(context)
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -70,14 +71,20 @@ def build_program(answers: dict[str, str]) -> list[dict]:
     return cells
 
 
-def sandbox_job(answers: dict[str, str], settings) -> dict:
-    """Everything the harness needs to know: the cells, seeds and which names to record."""
+def probe_seed(grader_seed: int, notebook_sha256: str) -> int:
+    """The seed of this submission's probe problems: fixed for a given file (the same submission always
+    gets the same verdict), unknown before the file is final (a notebook cannot contain answers to
+    problems drawn from its own hash)."""
+    digest = hashlib.sha256(f"{grader_seed}:{notebook_sha256}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def sandbox_job(answers: dict[str, str], seed: int) -> dict:
+    """Everything the harness needs to know: the cells, the seed and which names to record."""
     return {
         "cells": build_program(answers),
         "available_modules": list(STUDENT_MODULES),
-        "seed": settings.seed,
-        "batch_size": settings.export_batch,
-        "models": {key: {"variable": m["variable"], "input": list(m["input"])} for key, m in MODELS.items()},
+        "seed": seed,
+        "models": {key: {"variable": m.variable, "input": list(m.input)} for key, m in MODELS.items()},
         "other_filters": [list(f) for f in OTHER_CNN_FILTERS],
-        "loop": settings.loop_probe,
     }

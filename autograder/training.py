@@ -67,7 +67,7 @@ def train_and_test(
     lr: float,
     seed: int,
     device: torch.device,
-    cpu_seconds: float = 300.0,
+    cpu_seconds: float,
 ) -> float:
     """Reinitialise, train with Adam on the first ``iterations`` batches (in a fixed order), return the
     accuracy on the first ``test_images`` test images. Adam reaches a telling accuracy in far fewer

@@ -33,11 +33,12 @@ def main() -> None:
     for key, spec in MODELS.items():
         accuracies, started = [], time.perf_counter()
         for seed in range(args.seeds):
-            accuracies.append(train_and_test(REFERENCES[key](), train, test, spec["input"], budget.iterations[key],
-                                             budget.test_images, budget.batch_size, budget.lr, seed, device))
+            accuracies.append(train_and_test(REFERENCES[key](), train, test, spec.input, budget.iterations[key],
+                                             budget.test_images, budget.batch_size, budget.lr, seed, device,
+                                             budget.cpu_seconds))
         seconds = (time.perf_counter() - started) / args.seeds
         threshold = budget.thresholds[key]
-        print(f"{spec['name']:>10}: accuracy {min(accuracies):.3f} to {max(accuracies):.3f} over {args.seeds} seeds, "
+        print(f"{spec.name:>10}: accuracy {min(accuracies):.3f} to {max(accuracies):.3f} over {args.seeds} seeds, "
               f"threshold {threshold:.2f} (margin {min(accuracies) - threshold:.3f}), {seconds:.1f} s per run")
 
 

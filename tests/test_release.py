@@ -126,12 +126,12 @@ def test_nothing_before_an_answer_cell_gives_its_count_away(release_nb, model):
     judges the answer by the grader's rule."""
     spec = MODELS[model]
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in release_nb.cells]
-    answer = ids.index(spec["answer_cell"])
-    shown = re.compile(rf"(summary|count_parameters)\(\s*({spec['variable']}|{spec['name']}\()")
-    count = spec["parameters"]
+    answer = ids.index(spec.answer_cell)
+    shown = re.compile(rf"(summary|count_parameters)\(\s*({spec.variable}|{spec.name}\()")
+    count = spec.parameters
     for cell in release_nb.cells[:answer]:
         code = cell.source if cell.cell_type == "code" else ""   # the questions name the calls not to use
-        assert not shown.search(code), f"a cell above {spec['answer_cell']} shows the count:\n{cell.source}"
+        assert not shown.search(code), f"a cell above {spec.answer_cell} shows the count:\n{cell.source}"
         assert not {str(count), f"{count:,}"} & set(re.findall(r"[\d,]+", cell.source)), cell.source
     after = "".join(c.source for c in release_nb.cells[answer + 1:answer + 3])
-    assert f'check_arithmetic_answer("{spec["answer"]}", count_parameters({spec["variable"]}))' in after
+    assert f'check_arithmetic_answer("{spec.answer}", count_parameters({spec.variable}))' in after

@@ -3,24 +3,34 @@
 import pytest
 import torch
 
+from autograder.artifacts import ArtifactError
 from autograder.assignment import MODELS
 from autograder.training import train_and_test
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.check("{model}: test accuracy after the grader's training", points=6,
-                   hint='A model that trains in the notebook passes easily: check that the loss goes down there.')
+                   hint="A model that trains in the notebook passes easily: check that the loss goes down there.")
 def test_accuracy(graded, model):
+    """Only the assignment's architecture is trained (the widths are free): a network of another shape,
+    say a single linear layer, may learn MNIST too, but it is not the model asked for."""
     spec, budget = MODELS[model], graded.settings.accuracy
-    module = graded.exported(model, spec["variable"]).module()
+    graph = graded.graph(spec)
+    problem = graph.structure_problem(spec.name, spec.convolutions, spec.linears)
+    assert not problem, f"{problem}, so its accuracy is not measured"
+    try:
+        module = graph.module()
+    except ArtifactError as error:
+        raise AssertionError(f"{spec.name}: {error}") from None
     device = torch.device("cpu")  # on every host: a GPU's arithmetic would change accuracies near a threshold
     try:
-        accuracy = train_and_test(module, graded.mnist.train, graded.mnist.test, spec["input"], budget.iterations[model],
-                                  budget.test_images, budget.batch_size, budget.lr, graded.settings.seed, device)
+        accuracy = train_and_test(module, graded.mnist.train, graded.mnist.test, spec.input, budget.iterations[model],
+                                  budget.test_images, budget.batch_size, budget.lr, graded.settings.seed, device,
+                                  budget.cpu_seconds)
     except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
-        raise AssertionError(f"{MODELS[model]['name']} could not be trained ({type(error).__name__}: {error})"[:300]) from None
+        raise AssertionError(f"{spec.name} could not be trained ({type(error).__name__}: {error})"[:300]) from None
     graded.accuracies[model] = accuracy
     threshold = budget.thresholds[model]
     assert accuracy >= threshold, (
-        f"{MODELS[model]['name']} reached {accuracy:.3f} test accuracy after {budget.iterations[model]} training steps; "
+        f"{spec.name} reached {accuracy:.3f} test accuracy after {budget.iterations[model]} training steps; "
         f"at least {threshold:.2f} is expected")

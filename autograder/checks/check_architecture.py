@@ -1,14 +1,15 @@
-"""Layer output shapes and, with the reference weights copied in, the function each model computes."""
+"""Layer output shapes and the function each model computes, from the graphs the grader runs."""
 
 import pytest
 import torch
 
+from autograder.artifacts import COST_FACTOR, ArtifactError, GraphCost
+from autograder.assignment import MODELS
 from autograder.context import close
-from autograder.assignment import LAYER_SHAPES, MODELS
+from autograder.operators import call_cost
 from autograder.reference import intended_forward
+from autograder.sandbox.harness.contract import EXPORT_BATCH, second_key
 from autograder.training import reinitialise
-
-
 
 # Operators whose output shape is checked, and the layer kind they count as (pooling of any sort is
 # "pool" here: whether it is the right pooling is the function check's business).
@@ -21,40 +22,55 @@ def _describe(shapes):
 
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.check("{model}: layer output shapes", points=4,
-                   hint='Check kernel size, padding and pooling of each block against the summary table.')
+                   hint="Check kernel size, padding and pooling of each block against the summary table.")
 def test_layer_shapes(graded, model):
-    exported = graded.exported(model, MODELS[model]["variable"])
-    found = exported.layer_shapes(SHAPED_LAYERS)
+    """Shapes the grader propagated itself; reported even for a graph too costly to run."""
+    spec = MODELS[model]
+    found = graded.graph(spec).layer_shapes(SHAPED_LAYERS)
     graded.layers[model] = [[kind, list(shape)] for kind, shape in found]
-    expected = LAYER_SHAPES[model]
-    assert found == expected, f"{MODELS[model]['name']} layers should output [{_describe(expected)}]; yours: [{_describe(found)}]"
+    expected = list(spec.layer_shapes)
+    assert found == expected, f"{spec.name} layers should output [{_describe(expected)}]; yours: [{_describe(found)}]"
+
+
+def _intended_matches(graded, spec, key, batch):
+    """Whether the graph under ``key`` computes the intended chain with its own layers, at ``batch``."""
+    graph = graded.graph(spec, key, batch=batch)
+    problem = graph.structure_problem(spec.name, spec.convolutions, spec.linears)
+    assert not problem, problem
+    try:
+        student = graph.module()
+    except ArtifactError as error:
+        raise AssertionError(f"{spec.name}: {error}") from None
+    reinitialise(student, graded.settings.seed)
+    layers, state = graph.affine_layers(), dict(student.state_dict())
+
+    def chain(tensors, inputs):
+        return intended_forward(layers, tensors, inputs)
+
+    try:
+        flops, values = call_cost(chain, state, spec.input, batch)
+    except (ValueError, RuntimeError) as error:
+        raise AssertionError(f"{spec.name}'s layers cannot be chained as the assignment intends "
+                             f"({' '.join(str(error).split())[:150]})") from None
+    limit = GraphCost(*spec.reference_cost)
+    assert flops <= COST_FACTOR * limit.flops and values <= COST_FACTOR * limit.elements, (
+        f"{spec.name}'s layers, chained as the assignment intends, would cost more than {COST_FACTOR}x the "
+        "intended network: check the sizes of its layers")
+    inputs = torch.randn(batch, *spec.input, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        return close(student(inputs), chain(state, inputs), graded.settings.tolerance)
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.check("{model}: computes the intended function", points=6,
-                   hint='Look for a missing or extra activation, the kind of pooling, and flattening with torch.flatten(x, 1).')
+                   hint="Look for a missing or extra layer or activation, the kind of pooling, and flattening with "
+                        "torch.flatten(x, 1).")
 def test_function(graded, model):
     """Judged with the student's own layers (their sizes, their convolution settings) under fresh random
-    weights: only the order of operations, the activations, the pooling and the flattening count."""
+    weights: the number and kind of layers, the order of operations, the activations, the pooling and
+    the flattening count, the widths do not. Checked on two graphs traced for different batch sizes."""
     spec = MODELS[model]
-    exported = graded.exported(model, spec["variable"])
-    student = exported.module()
-    reinitialise(student, graded.settings.seed)
-    layers = exported.affine_layers()
-    kinds = [layer["kind"] for layer in layers]
-    if spec["input"] == (784,):
-        assert "conv" not in kinds, f"{spec['name']} should use linear layers only, found {kinds.count('conv')} convolutions"
-    else:
-        assert "conv" in kinds, f"{spec['name']} should start with convolutions, found none"
-    inputs = torch.randn(graded.settings.export_batch, *spec["input"], generator=torch.Generator().manual_seed(1))
-    state = dict(student.state_dict())
-    with torch.no_grad():
-        found = student(inputs)
-        try:
-            expected = intended_forward(layers, state, inputs)
-        except (ValueError, RuntimeError) as error:
-            raise AssertionError(f"{spec['name']}'s layers cannot be chained as the assignment intends "
-                                 f"({' '.join(str(error).split())[:150]})") from None
-    assert close(found, expected, graded.settings.tolerance), (
-        f"{spec['name']} computes something else than the intended network with its own layers "
-        "(check activations, pooling and the flatten order)")
+    for key, batch in ((spec.key, EXPORT_BATCH), (second_key(spec.key), graded.second_batch())):
+        assert _intended_matches(graded, spec, key, batch), (
+            f"{spec.name} computes something else than the intended network with its own layers "
+            f"for a batch of {batch} (check activations, pooling and the flatten order)")

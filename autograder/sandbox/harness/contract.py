@@ -28,6 +28,11 @@ def graph_record(key: str, part: str) -> str:
     return f"{key}.{part}"
 
 
+def second_key(key: str) -> str:
+    """The key of a model's second graph, traced for ``problems.second_batch``."""
+    return f"{key}_second"
+
+
 def filters_key(filters: tuple[int, ...] | list[int]) -> str:
     """The key under which ``CNN(filters=...)`` is exported."""
     return "cnn_" + "_".join(map(str, filters))
@@ -42,8 +47,8 @@ MAX_COUNT = 10**12                  # any whole number in the report (counts of 
 COMPLETE_MARK = b'"complete": true}'  # how the last report ends when the harness got to the end
 
 # ---- exported graphs ----
-EXPORT_BATCH = 100                  # the example batch a graph is traced with
-BATCH_RANGE = (2, 4096)             # the batch dimension is symbolic: one graph for every batch size
+EXPORT_BATCH = 100                  # graphs are traced for this batch, and each model once more for a batch
+SECOND_BATCHES = (2, 99)            # drawn from the job's seed in this range (``problems.second_batch``)
 
 # ---- the probe problems (see ``problems``) ----
 CRITERION_SHAPE = (16, 10)          # logits of 16 samples and 10 classes

@@ -15,12 +15,19 @@ import torch
 from torch import nn
 
 from .contract import (CRITERION_SHAPE, PROBE_BATCH, PROBE_CLASSES, PROBE_FEATURES, PROBE_HIDDEN, PROBE_TEST,
-                       PROBE_TRAIN)
+                       PROBE_TRAIN, SECOND_BATCHES)
 
 
 def derive_seed(seed: int, purpose: str) -> int:
     """An independent seed for each use of the job's seed."""
     return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:6], "big")
+
+
+def second_batch(seed: int) -> int:
+    """The batch size each model is traced for a second time, so that a forward pass written for one
+    batch size only shows."""
+    low, high = SECOND_BATCHES
+    return low + derive_seed(seed, "batch") % (high - low + 1)
 
 
 def criterion_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:

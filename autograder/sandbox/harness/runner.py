@@ -9,11 +9,12 @@ import sys
 
 import torch
 
-from .contract import LOOP_EPOCHS, filters_key
+from .contract import EXPORT_BATCH, LOOP_EPOCHS, filters_key, second_key
 from .exports import export_model
 from .notebook import fresh_namespace, run_cell
 from .phases import Phase
 from .probes import criterion_probe, loop_probe, optimizer_probe
+from .problems import second_batch
 from .wire import send_report
 
 _EXIT = os._exit
@@ -33,15 +34,15 @@ def main() -> None:
         with phase(f"cell {cell['id']}", job["cell_seconds"]):
             run_cell(cell["code"], cell["id"], namespace)
     for key, model in job["models"].items():
-        with phase(f"export {key}"):
-            if model["variable"] not in namespace:
-                raise NameError(f"{model['variable']} is not defined")
-            export_model(namespace[model["variable"]], model["input"], key, model["variable"])
+        for batch, record in ((EXPORT_BATCH, key), (second_batch(job["seed"]), second_key(key))):
+            with phase(f"export {record}"):
+                if model["variable"] not in namespace:
+                    raise NameError(f"{model['variable']} is not defined")
+                export_model(namespace[model["variable"]], model["input"], batch, record, model["variable"])
     for filters in job["other_filters"]:
         with phase(f"export {filters_key(filters)}"):
-            what = f"CNN(filters={tuple(filters)})"
-            export_model(namespace["CNN"](filters=tuple(filters)), job["models"]["cnn"]["input"],
-                         filters_key(filters), what)
+            export_model(namespace["CNN"](filters=tuple(filters)), job["models"]["cnn"]["input"], EXPORT_BATCH,
+                         filters_key(filters), f"CNN(filters={tuple(filters)})")
     with phase("criterion"):  # two phases: a broken loss does not hide the optimizer, nor the reverse
         report["criterion"] = criterion_probe(namespace, job["seed"])
     with phase("optimizer"):
