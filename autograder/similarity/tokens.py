@@ -14,7 +14,7 @@ import keyword
 import tokenize
 from dataclasses import dataclass
 
-MAX_CELL_CHARS = 100_000    # far beyond any real answer; keeps a hostile cell from costing the class time
+MAX_CELL_CHARS = 20_000     # ten times a long real answer; a hostile cell cannot cost the class much time
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
            tokenize.ENCODING, tokenize.ENDMARKER}
 _ASSIGNMENTS = {"=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", "@=", "&=", "|=", "^=", ">>=", "<<=", ":="}
