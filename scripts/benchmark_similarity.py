@@ -35,8 +35,8 @@ def make_class(course: Path, students: int) -> None:
         if index % 10 == 9:
             cells = copy
         else:
-            cells = {grade_id: style[grade_id] for grade_id in solution
-                     if grade_id in (style := choose.choice(styles))}
+            picks = {grade_id: choose.choice(styles) for grade_id in solution}
+            cells = {grade_id: style[grade_id] for grade_id, style in picks.items() if grade_id in style}
         submit(course, f"student{index:03d}", cells)
 
 

@@ -8,7 +8,7 @@ from html import escape
 
 from .answers import Skipped
 from .fingerprints import WINDOW, Fingerprints, K
-from .pairs import Pair, Review, regions, runs
+from .pairs import COMMON_FLOOR, COMMON_SHARE, Pair, Review, regions, runs
 
 NOT_A_VERDICT = ("These are pairs to review, never a verdict of cheating: similar code has innocent causes too "
                  "(a common textbook pattern, working from the same lecture notes), and only a person reading "
@@ -96,8 +96,9 @@ review threshold (similarity {review.threshold:.0%} and at least {review.min_tok
 Only the answer cells count, with the code the release gives students left out (shown in grey); names and
 literals are normalised, comments and layout ignored, and the order of functions and statements does not
 matter. Similarity is the larger of the two shares of fingerprints (runs of {K} tokens, winnowed in windows
-of {WINDOW}) that one student's answers share with the other's. {common} fingerprints found in many
-submissions were left out as common idiom. <mark>Highlighted</mark> code matches the other student's.</p>
+of {WINDOW}) that one student's answers share with the other's. {common} fingerprints found in more than
+{COMMON_SHARE:.0%} of the submissions (and more than {COMMON_FLOOR}) were left out as common idiom.
+<mark>Highlighted</mark> code matches the other student's.</p>
 {f"<p>Skipped (could not be read):</p><ul>{skipped_list}</ul>" if skipped else ""}
 {_summary(pairs, review) if pairs else "<p>No two submissions share any code beyond what the release gives.</p>"}
 {"".join(_side_by_side(rank, pair, review) for rank, pair in enumerate(pairs, 1))}
