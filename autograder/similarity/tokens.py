@@ -39,6 +39,7 @@ class LexedCell:
 
 
 def lex(grade_id: str, source: str) -> LexedCell:
+    """Lexing is the costly part: done once per cell, and it never fails (student code may not even parse)."""
     source = source[:MAX_CELL_CHARS]
     line_starts = [0]
     for line in io.StringIO(source):
