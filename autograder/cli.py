@@ -4,6 +4,8 @@
     python -m autograder batch COURSE_DIR [--assignment cnn] [--jobs N] [--csv grades.csv] [--force]
                                           [--isolation MODE | --no-isolation]
     python -m autograder gradescope OUT_DIR
+    python -m autograder similarity COURSE_DIR [--assignment cnn] [--out DIR] [--top N] [--threshold S]
+                                               [--min-tokens T]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from .engine import grade
 from .results import write_json_atomically
 from .sandbox.isolation import MODES
+from .similarity.pairs import Review
 
 
 def _isolation_options(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     _isolation_options(many)
     bundle = commands.add_parser("gradescope", help="build the autograder.zip to upload to Gradescope")
     bundle.add_argument("out_dir", type=Path, help="where to write autograder.zip")
+    alike = commands.add_parser("similarity", help="list the pairs of submissions whose answers are most alike")
+    alike.add_argument("course", type=Path, help="the course folder (with submitted/<student>/<assignment>/)")
+    alike.add_argument("--assignment", default="cnn")
+    alike.add_argument("--out", type=Path, help="folder for the HTML page and the CSV (default: COURSE/similarity)")
+    alike.add_argument("--top", type=int, default=20, help="pairs shown on the page (default: 20)")
+    alike.add_argument("--threshold", type=float, default=Review.threshold,
+                       help=f"similarity from which a pair is to review, 0 to 1 (default: {Review.threshold})")
+    alike.add_argument("--min-tokens", type=int, default=Review.min_tokens,
+                       help=f"matching code a pair to review needs, in tokens (default: {Review.min_tokens})")
     return parser
 
 
@@ -79,7 +91,17 @@ def gradescope_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"grade": grade_command, "batch": batch_command, "gradescope": gradescope_command}
+def similarity_command(args: argparse.Namespace) -> int:
+    from .similarity.command import similarity
+
+    if args.top < 1 or not 0 < args.threshold <= 1 or args.min_tokens < 0:
+        print("autograder: --top must be at least 1, --threshold in (0, 1], --min-tokens at least 0", file=sys.stderr)
+        return 2
+    return similarity(args.course, args.assignment, args.out, args.top, Review(args.threshold, args.min_tokens))
+
+
+COMMANDS = {"grade": grade_command, "batch": batch_command, "gradescope": gradescope_command,
+            "similarity": similarity_command}
 
 
 def main(argv: list[str] | None = None) -> int:
