@@ -40,6 +40,7 @@ class Training(Enum):
     NO_RESET = "gradients never cleared"
     RESET_PER_EPOCH = "gradients cleared once per epoch, not per batch"
     EVAL_AFTER_FIRST = "epochs after the first train in eval mode"
+    TWICE = "applies each batch's gradient twice (two backward passes, or two steps)"
     NO_UPDATE = "the weights never change"
 
 
@@ -62,7 +63,9 @@ def _step_all(net: ProbeNet, opt: torch.optim.Optimizer, problem: ProbeProblem, 
         loss = nn.functional.cross_entropy(net(x), y)
         loss.backward()
         opt.step()
-        if training in (Training.CORRECT, Training.EVAL_AFTER_FIRST):
+        if training is Training.TWICE:  # plain SGD: a second step, or a second backward pass, doubles the update
+            opt.step()
+        if training not in (Training.NO_RESET, Training.RESET_PER_EPOCH):
             opt.zero_grad()
 
 

@@ -61,6 +61,26 @@ def _evaluate_whole(node: ast.AST, names: dict[str, float]) -> float:
         raise NotArithmetic("it is nested too deeply") from None
 
 
+def _assignments(statement: ast.stmt) -> list[tuple[str, ast.expr]]:
+    """(name, expression) pairs one statement binds: ``a = b = expr``, ``a += expr``, ``a: int = expr`` and
+    the unpacking of a literal tuple, ``a, b = expr1, expr2``."""
+    if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+        name = statement.target.id
+        return [(name, ast.BinOp(left=ast.Name(name), op=statement.op, right=statement.value))]
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value:
+        return [(statement.target.id, statement.value)]
+    if not isinstance(statement, ast.Assign):
+        return []
+    if all(isinstance(target, ast.Name) for target in statement.targets):
+        return [(target.id, statement.value) for target in statement.targets]
+    target, value = statement.targets[0], statement.value
+    if (len(statement.targets) == 1 and isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List)) and len(target.elts) == len(value.elts)
+            and all(isinstance(name, ast.Name) for name in target.elts)):
+        return [(name.id, expr) for name, expr in zip(target.elts, value.elts)]
+    return []
+
+
 def literal_answer(source: str, variable: str) -> float:
     """The value the cell assigns to ``variable``, if it is a literal arithmetic expression; raises
     ``NotArithmetic`` with the reason otherwise."""
@@ -73,23 +93,19 @@ def literal_answer(source: str, variable: str) -> float:
     names: dict[str, float] = {}
     failures: dict[str, str] = {}
     for statement in tree.body:
-        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            value = statement.value
-            if value is None or not all(isinstance(t, ast.Name) for t in targets):
-                continue
-            if isinstance(statement, ast.AugAssign):
-                value = ast.BinOp(left=ast.Name(targets[0].id), op=statement.op, right=value)
+        results: dict[str, float | NotArithmetic] = {}
+        for target, value in _assignments(statement):  # every right-hand side is read before any name is bound
             try:
-                result = _evaluate_whole(value, names)
+                results[target] = _evaluate_whole(value, names)
             except NotArithmetic as reason:
-                for target in targets:
-                    names.pop(target.id, None)
-                    failures[target.id] = str(reason)
-                continue
-            for target in targets:
-                names[target.id] = result
-                failures.pop(target.id, None)
+                results[target] = reason
+        for target, result in results.items():
+            if isinstance(result, NotArithmetic):
+                names.pop(target, None)
+                failures[target] = str(result)
+            else:
+                names[target] = result
+                failures.pop(target, None)
     if variable in failures:
         raise NotArithmetic(failures[variable])
     if variable not in names:

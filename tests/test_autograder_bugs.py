@@ -18,14 +18,21 @@ POINTS = {"FC has the right number of parameters": 4, "CNN_LeNet has the right n
           "FC: computes the intended function": 6, "CNN_LeNet: computes the intended function": 6,
           "CNN: computes the intended function": 6, "criterion is the cross-entropy loss": 2,
           "opt is SGD with learning rate 0.1 over model_fc's parameters": 3,
-          "train_model: one forward, loss, backward and optimizer step per batch": 5,
+          "train_model: one optimizer step per batch, after the backward pass": 5,
           "train_model: resets the gradients every batch": 4,
-          "train_model: weights match a reference loop from the same start": 6,
+          "train_model: weights match a correct loop from the same start": 6,
           "train_model: trains for the given number of epochs": 4, "train_model: evaluates in eval mode": 3,
-          "train_model: evaluates without gradients": 3, "FC: test accuracy after the grader's training": 6,
+          "train_model: returns the test accuracy after each epoch, over the whole test set": 3, "FC: test accuracy after the grader's training": 6,
           "CNN_LeNet: test accuracy after the grader's training": 6, "CNN: test accuracy after the grader's training": 6}
-STEP = "train_model: one forward, loss, backward and optimizer step per batch"
-WEIGHTS = "train_model: weights match a reference loop from the same start"
+STEP = "train_model: one optimizer step per batch, after the backward pass"
+WEIGHTS = "train_model: weights match a correct loop from the same start"
+RESET = "train_model: resets the gradients every batch"
+EPOCHS = "train_model: trains for the given number of epochs"
+EVAL_MODE = "train_model: evaluates in eval mode"
+RETURNED = "train_model: returns the test accuracy after each epoch, over the whole test set"
+STEP_9 = "            opt.step()                          # step 9: optimizer step\n"
+STEP_10 = "            opt.zero_grad()                     # step 10: reset the gradients\n"
+TEST_ACC = "        test_acc = correct / len(dl_te.dataset)\n"
 
 # name: (edits by grade id, the checks that must fail, the exact score)
 BUGS = {
@@ -37,7 +44,8 @@ BUGS = {
         {"FC has the right number of parameters", "FC: layer output shapes"}, 92),
     "fc_extra_layer": (
         {"fc_class": [("self.fc4 = nn.Linear(128, 10)", "self.fc4 = nn.Sequential(nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))")]},
-        {"FC has the right number of parameters", "FC: layer output shapes"}, 92),
+        {"FC has the right number of parameters", "FC: layer output shapes", "FC: computes the intended function",
+         "FC: test accuracy after the grader's training"}, 80),
     "fc_missing_relu": (
         {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]},
         {"FC: computes the intended function"}, 94),
@@ -65,25 +73,45 @@ BUGS = {
     "cnn_linear_ignores_filters": (
         {"cnn_class": [("nn.Linear(filters[2] * 3 * 3, 128)", "nn.Linear(64 * 3 * 3, 128)")]},
         {"CNN(filters=...) sizes its layers from filters"}, 96),
-    "loop_no_zero_grad": (
-        {"train_model": [("            opt.zero_grad()                     # step 10: reset the gradients\n", "")]},
-        {"train_model: resets the gradients every batch", WEIGHTS}, 90),
-    "loop_no_step": (
-        {"train_model": [("            opt.step()                          # step 9: optimizer step\n", "")]},
-        {STEP, WEIGHTS}, 89),
+    "loop_no_zero_grad": ({"train_model": [(STEP_10, "")]}, {RESET, WEIGHTS}, 90),
+    "loop_zero_grad_once_per_epoch": (
+        {"train_model": [(STEP_10, ""), ("        model.train()\n", "        model.train()\n        opt.zero_grad()\n")]},
+        {RESET, WEIGHTS}, 90),
+    "loop_no_step": ({"train_model": [(STEP_9, "")]}, {STEP, WEIGHTS, RESET}, 85),
+    "loop_clears_between_backward_and_step": (
+        {"train_model": [(STEP_9 + STEP_10, STEP_10 + STEP_9)]}, {STEP, WEIGHTS, RESET}, 85),
+    "loop_step_before_backward": (
+        {"train_model": [("            loss.backward()                     # step 8: backward pass\n" + STEP_9,
+                          STEP_9 + "            loss.backward()\n")]}, {STEP, WEIGHTS, RESET}, 85),
     "loop_backward_twice": (
         {"train_model": [("loss.backward()  ", "loss.backward(retain_graph=True); loss.backward()  ")]},
         {STEP, WEIGHTS}, 89),
-    "loop_ignores_epochs": (
-        {"train_model": [("for epoch in range(epochs):", "for epoch in range(3):")]},
-        {"train_model: trains for the given number of epochs"}, 96),
-    "loop_eval_without_no_grad": (
-        {"train_model": [("        with torch.no_grad():\n            for x, y in dl_te:\n                x, y = x.to(device), y.to(device)\n                correct +=",
-                          "        if True:\n            for x, y in dl_te:\n                x, y = x.to(device), y.to(device)\n                correct +=")]},
-        {"train_model: evaluates without gradients"}, 97),
-    "loop_eval_in_train_mode": (
-        {"train_model": [("        model.eval()\n", "")]},
-        {"train_model: evaluates in eval mode"}, 97),
+    "loop_ignores_epochs": ({"train_model": [("for epoch in range(epochs):", "for epoch in range(2):")]}, {EPOCHS}, 96),
+    "loop_one_epoch_too_many": (
+        {"train_model": [("for epoch in range(epochs):", "for epoch in range(epochs + 1):")]}, {EPOCHS}, 96),
+    "loop_eval_in_train_mode": ({"train_model": [("        model.eval()\n", "")]}, {EVAL_MODE}, 97),
+    "loop_train_mode_set_once": (
+        {"train_model": [("    for epoch in range(epochs):\n        model.train()\n",
+                          "    model.train()\n    for epoch in range(epochs):\n")]}, {WEIGHTS}, 94),
+    "loop_accuracy_in_percent": (
+        {"train_model": [(TEST_ACC, "        test_acc = 100 * correct / len(dl_te.dataset)\n")]}, {RETURNED}, 97),
+    "loop_accuracy_of_last_batch": (
+        {"train_model": [("                correct += (model(x).argmax(dim=1) == y).sum().item()\n",
+                          "                correct = (model(x).argmax(dim=1) == y).sum().item()\n"),
+                         (TEST_ACC, "        test_acc = correct / len(y)\n")]}, {RETURNED}, 97),
+    "loop_accuracy_over_batches": (
+        {"train_model": [(TEST_ACC, "        test_acc = correct / len(dl_te)\n")]}, {RETURNED, EVAL_MODE}, 94),
+    "optimizer_with_weight_decay": (
+        {"loss_opt": [("lr=0.1)", "lr=0.1, weight_decay=5e-4)")]},
+        {"opt is SGD with learning rate 0.1 over model_fc's parameters"}, 97),
+    "cnn_flatten_size_fixed": (
+        {"cnn_class": [("x = torch.flatten(x, start_dim=1)", "x = x.view(-1, 64 * 3 * 3)")]},
+        {"CNN(filters=...) sizes its layers from filters"}, 96),
+    "lenet_pooling_stride_one": (
+        {"lenet_class": [("self.pool = nn.MaxPool2d(2)", "self.pool = nn.MaxPool2d(2, stride=1)"),
+                         ("nn.Linear(16 * 7 * 7, 120)", "nn.Linear(16 * 26 * 26, 120)")]},
+        {"CNN_LeNet has the right number of parameters", "CNN_LeNet: layer output shapes",
+         "CNN_LeNet: computes the intended function", "CNN_LeNet: test accuracy after the grader's training"}, 80),
     "wrong_loss": (
         {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "criterion = nn.MultiMarginLoss()")]},
         {"criterion is the cross-entropy loss"}, 98),

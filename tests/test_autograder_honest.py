@@ -52,6 +52,24 @@ VARIANTS = {
          "    import threading, time\n    threading.Thread(target=time.sleep, args=(600,)).start()\n    device = next(model.parameters()).device\n")]},
     "criterion_as_function": {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "def criterion(logits, labels):\n    return F.cross_entropy(logits, labels)")]},
     "optimizer_positional_lr": {"loss_opt": [("lr=0.1)", "0.1)")]},
+    "evaluation_with_gradients_on": {"train_model": [
+        ("        with torch.no_grad():\n            for x, y in dl_te:", "        if True:\n            for x, y in dl_te:")]},
+    "batch_accuracy_after_the_step_in_train_mode": {"train_model": [
+        (STEP_10, STEP_10 + "            batch_acc = (model(x).argmax(dim=1) == y).float().mean().item()\n")]},
+    "loss_with_keyword_target": {"train_model": [("loss = crit(logits, y)", "loss = crit(logits, target=y)")]},
+    "forward_moves_input_to_the_weights_device": {"fc_class": [
+        ("        x = F.relu(self.fc1(x))\n", "        x = x.to(self.fc1.weight.device, dtype=torch.float32)\n"
+                                          "        x = F.relu(self.fc1(x))\n")]},
+    "lenet_padding_spelled_out": {"lenet_class": [
+        ("nn.Conv2d(1, 6, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(1, 6, kernel_size=(3, 3), padding=(1, 1))"),
+        ("nn.Conv2d(6, 16, kernel_size=3, stride=1, padding=1)", "nn.Conv2d(6, 16, 3, padding='same')")]},
+    "relu_in_place_modules": {"cnn_class": [
+        ("        self.pool = nn.MaxPool2d(2)\n        self.fc1", "        self.pool = nn.MaxPool2d(2)\n        self.act = nn.ReLU(inplace=True)\n        self.fc1"),
+        ("x = self.pool(F.relu(self.conv2(x)))", "x = self.pool(self.act(self.conv2(x)))")]},
+    "answer_widths_unpacked": {"fc_params": [(
+        "fc_num_params = (784 * 512 + 512) + (512 * 256 + 256) + (256 * 128 + 128) + (128 * 10 + 10)",
+        "n_in, h1, h2, h3, n_out = 784, 512, 256, 128, 10\n"
+        "fc_num_params = (n_in * h1 + h1) + (h1 * h2 + h2) + (h2 * h3 + h3) + (h3 * n_out + n_out)")]},
     "answer_with_named_layers": {"lenet_params": [(
         "lenet_num_params = ((6 * 1 * 3 * 3 + 6) + (16 * 6 * 3 * 3 + 16)\n                    + (784 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10))",
         "conv1 = 6 * 1 * 3 * 3 + 6\nconv2 = 16 * 6 * 3 * 3 + 16\nfc = (784 * 120 + 120) + (120 * 84 + 84)\nfc += 84 * 10 + 10\n"

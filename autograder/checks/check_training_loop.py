@@ -62,7 +62,7 @@ def test_weights_match_reference(graded):
         if effect.training is Training.NO_UPDATE:
             raise AssertionError(STEP_REASON)
         assert effect.training is Training.CORRECT, (
-            f"with epochs={epochs}, the weights are those of a loop whose {effect.training.value}"
+            f"with epochs={epochs}, the weights are those of a loop: {effect.training.value}"
             + FIXES.get(effect.training, ""))
 
 
@@ -71,6 +71,8 @@ def test_weights_match_reference(graded):
 def test_steps_per_batch(graded):
     for _, effect in _effects(graded):
         assert effect.training is not Training.NO_UPDATE, STEP_REASON
+        assert effect.training is not Training.TWICE, (
+            f"the weights are those of a loop that {effect.training.value}: one of each per batch")
 
 
 @pytest.mark.check("train_model: resets the gradients every batch", points=4,
@@ -81,8 +83,8 @@ def test_gradient_reset(graded):
         assert effect.training is not Training.NO_UPDATE, (
             "whether the gradients are reset cannot be seen: the weights never changed")
         assert effect.training not in (Training.NO_RESET, Training.RESET_PER_EPOCH), (
-            f"the weights are those of a loop whose {effect.training.value}, so they accumulated from batch to "
-            "batch: clear them once per batch (before backward or after step)")
+            f"the weights are those of a loop whose {effect.training.value}: they accumulated from batch to "
+            "batch; clear them once per batch (before backward or after step)")
 
 
 @pytest.mark.check("train_model: trains for the given number of epochs", points=4,
