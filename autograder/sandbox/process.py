@@ -20,6 +20,7 @@ from pathlib import Path
 from .cgroups import group_for, join, ran_out_of_memory
 from .channel import ChannelReader
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
+from .harness.syscalls import UNFILTERED_EXIT
 from .isolation import Plan, confine, process_tree, processes_of
 
 HARNESS = Path(__file__).with_name("harness")
@@ -213,10 +214,9 @@ class SandboxProcess:
         finally:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
-        if returncode in (126, 127) and not self.channel.received and self.ended == "finished":
-            message = "the sandbox could not start Python: " + _last_line(self.folder / "stderr.txt")
+        if not self.channel.received and self.ended == "finished" and (why := _start_failure(self.folder, returncode)):
             shutil.rmtree(self.folder, ignore_errors=True)
-            raise SandboxFailure(message)
+            raise SandboxFailure(why)
         report = self.folder / "report.json"
         ended = "memory limit" if ran_out_of_memory(self.cgroup) else self.ended
         if ended == "finished" and returncode != 0:
@@ -241,12 +241,20 @@ class SandboxFailure(RuntimeError):
     """The sandbox itself could not run (not the submission's fault): the grader reports an error."""
 
 
-def _last_line(path: Path) -> str:
+def _start_failure(folder: Path, returncode: int | None) -> str:
+    """Why the sandbox never got to run student code, or "" when it did: Python could not be started
+    (126, 127), bubblewrap could not set up, or the harness refused to run without its filter. The
+    sandbox's own last words always come along."""
     try:
-        lines = path.read_bytes()[-500:].decode("utf-8", "replace").strip().splitlines()
+        text = (folder / "stderr.txt").read_bytes()[-600:].decode("utf-8", "replace").strip()
     except OSError:
-        return "no message"
-    return lines[-1][:200] if lines else "no message"
+        text = ""
+    said = " | ".join(text.splitlines()[-4:])[-400:] or f"it printed nothing and exited with status {returncode}"
+    if returncode == UNFILTERED_EXIT:
+        return "the sandbox refused to start without its system-call filter: " + said
+    if returncode in (126, 127) or text.startswith(("bwrap:", "setpriv:")):
+        return "the sandbox could not start Python: " + said
+    return ""
 
 
 def _says_complete(report: Path) -> bool:
