@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from .results import Verdict
-from .sandbox.isolation import choose_mode, readable_by_others
+from .sandbox.exposure import sensitive_paths
+from .sandbox.isolation import choose_mode
 from .sandbox.process import SandboxProcess
 from .settings import Settings
 from .submission import SubmissionError, read_answers, sandbox_job
@@ -29,9 +30,14 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     mode = choose_mode(isolation)
     started = time.monotonic()
     sandbox, unreadable, answers = None, "", {}
+    private = []
+    if mode == "user":  # only permissions and Landlock guard the data there: it is checked before the sandbox starts
+        from helpers.data import mnist_root
+
+        private = sensitive_paths(path, mnist_root())
     try:
         answers = read_answers(path)
-        sandbox = SandboxProcess(sandbox_job(answers, settings), settings.limits, mode)
+        sandbox = SandboxProcess(sandbox_job(answers, settings), settings.limits, mode, private)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -49,13 +55,6 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         raise
     verdict = score(path, run, unreadable, answers, settings, mnist, started)
     isolation = run.isolation if run else {"mode": mode, "description": "nothing was run"}
-    if mode == "user":
-        from helpers.data import mnist_root  # loaded by now; importing it earlier would delay the sandbox
-
-        exposed = readable_by_others([mnist_root() / "MNIST", path.resolve().parent])
-        if exposed:
-            isolation["warning"] = f"readable by the sandbox's user: {', '.join(exposed)} (make them mode 700)"
-            print(f"autograder: WARNING: {isolation['warning']}", file=sys.stderr)
     verdict.provenance = {"notebook_sha256": file_sha256(path), "grader_version": grader_version(),
                           "isolation": isolation}
     return verdict

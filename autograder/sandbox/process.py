@@ -16,8 +16,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
+from . import landlock
 from .cgroups import group_for, join, ran_out_of_memory
+from .exposure import refuse_if_exposed
 from .channel import ChannelReader
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .harness.syscalls import UNFILTERED_EXIT
@@ -127,6 +130,8 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
             os.setgroups([])
             os.setresgid(plan.uid, plan.uid, plan.uid)
             os.setresuid(plan.uid, plan.uid, plan.uid)
+        if plan.ruleset is not None:
+            landlock.enforce(plan.ruleset)
         with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     return apply
@@ -136,7 +141,9 @@ class SandboxProcess:
     """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
     prepare (imports, data) while the student's code runs."""
 
-    def __init__(self, job: dict, limits: Limits, isolation: str = "bubblewrap") -> None:
+    def __init__(self, job: dict, limits: Limits, isolation: str = "bubblewrap", private: Sequence[Path] = ()) -> None:
+        """``private``: what the sandbox must not read; where only permissions and Landlock guard it (the
+        separate-user mode), the sandbox does not start until a probe as its uid proved it unreadable."""
         self.limits = limits
         self.folder = Path(tempfile.mkdtemp(prefix="grade-received-"))  # mode 700, the grader's alone
         self._confinement = contextlib.ExitStack()
@@ -146,6 +153,9 @@ class SandboxProcess:
             self.plan: Plan = self._confinement.enter_context(confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
             self.cgroup = self._confinement.enter_context(
                 group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
+            if self.plan.mode == "user":
+                refuse_if_exposed(list(private), self.plan.uid, self.plan.cwd, self.plan.env,
+                                  _limit_process(limits, self.plan, None))
             self._start(dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
                              output_limit=limits.output_chars))
         except BaseException:
