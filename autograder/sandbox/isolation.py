@@ -12,6 +12,7 @@ import functools
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,7 @@ class Plan:
     uid: int | None                         # the sandbox's own uid (None: the grader's)
     description: str
     members: Callable[[int], list[int]] = field(repr=False, default=lambda pid: [pid])
-    stored: Callable[[], int] = field(repr=False, default=lambda: 0)   # bytes it keeps in shared folders
+    stored: Callable[[int], int] = field(repr=False, default=lambda pid: 0)   # bytes it keeps in RAM or shared folders
     ruleset: int | None = None              # a Landlock ruleset the sandbox enforces on itself (user mode)
 
 
@@ -130,14 +131,37 @@ def world_writable_folders() -> tuple[str, ...]:
     return tuple(found)
 
 
+SCAN_LIMIT = 100_000   # entries one scan of the shared folders looks at, at most
+
+
 def _entries_of(uid: int) -> Iterator[os.DirEntry]:
-    """The top-most files and folders owned by ``uid`` in the world-writable folders."""
-    for place in world_writable_folders():
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(place):
+    """The top-most files and folders owned by ``uid`` in the world-writable folders, at any depth: a
+    uid can only create files where it may write, so the scan descends into world-writable folders of
+    other owners (``/tmp/a/b`` made 1777 by someone else) and nowhere else. Iterative, bounded, and it
+    follows no link."""
+    waiting, seen = list(world_writable_folders()), 0
+    while waiting and seen < SCAN_LIMIT:
+        with contextlib.suppress(OSError), os.scandir(waiting.pop()) as entries:
+            for entry in entries:
+                seen += 1
                 with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid == uid:
                         yield entry
+                    elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002:
+                        waiting.append(entry.path)
+
+
+def tmpfs_bytes(pid: int) -> int:
+    """What the bubblewrap sandbox of ``pid`` keeps in its tmpfs folders (RAM no process's resident
+    memory shows), seen through the mount namespace of its first process."""
+    inside = process_tree(pid)[1:2]
+    total = 0
+    for folder in ("/tmp", "/dev/shm", WORK) if inside else ():
+        with contextlib.suppress(OSError):
+            usage = os.statvfs(f"/proc/{inside[0]}/root{folder}")
+            total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+    return total
 
 
 def bytes_stored_by(uid: int) -> int:
@@ -371,7 +395,7 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
             who = f"uid {uid}" if uid is not None else "a user namespace"
             yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, uid,
                        f"bubblewrap: private PID, network and IPC namespaces, read-only Python, "
-                       f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree)
+                       f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree, tmpfs_bytes)
             return
         folder = _private_copy(harness, helpers, uid)
         stack.callback(shutil.rmtree, folder, True)
@@ -385,7 +409,7 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
                     else "no Landlock on this kernel: world-readable files are visible")
             yield Plan(mode, command, str(folder), env, uid,
                        f"separate user: uid {uid}, private folder, its processes killed afterwards; {seen}",
-                       lambda pid: processes_of(uid), lambda: bytes_stored_by(uid), ruleset)
+                       lambda pid: processes_of(uid), lambda pid: bytes_stored_by(uid), ruleset)
         else:
             yield Plan(mode, command, str(folder), env, None,
                        "none: the submission ran as the grader's own user, unconfined", process_tree)

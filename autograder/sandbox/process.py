@@ -78,8 +78,8 @@ def tree_resident_bytes(pid: int) -> int:
 
 
 def held_file_bytes(pids: list[int]) -> int:
-    """Memory held in files that live in RAM and are open in ``pids`` (memfd, /dev/shm): resident
-    memory does not count them until they are mapped."""
+    """Memory held in files open in ``pids`` that no folder scan finds (memory files, deleted files) or
+    that live in RAM (/dev/shm): resident memory does not count them until they are mapped."""
     seen, total = set(), 0
     for pid in pids:
         try:
@@ -90,7 +90,7 @@ def held_file_bytes(pids: list[int]) -> int:
             path = f"/proc/{pid}/fd/{fd}"
             try:
                 target = os.readlink(path)
-                if not target.startswith(("/memfd:", "/dev/shm/")):
+                if not target.startswith(("/memfd:", "/dev/shm/")) and not target.endswith(" (deleted)"):
                     continue
                 info = os.stat(path)
             except OSError:
@@ -193,7 +193,7 @@ class SandboxProcess:
             while self.process.poll() is None:
                 now = time.monotonic()
                 if now - checked > 1.0:
-                    stored, checked = self.plan.stored(), now
+                    stored, checked = self.plan.stored(self.process.pid), now
                 members = self.plan.members(self.process.pid)
                 used = sum(map(resident_bytes, members)) + held_file_bytes(members) + stored
                 if now - self.started > self.limits.total_seconds:
