@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -18,6 +19,8 @@ def available(mode: str) -> str:
     try:
         return choose_mode(mode)
     except IsolationUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the {mode} sandbox: {error}")
         pytest.skip(f"{mode} isolation is not available here: {error}")
 
 

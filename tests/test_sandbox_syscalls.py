@@ -76,7 +76,8 @@ def test_the_filter_refuses_every_listed_call_in_every_mode(mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ("bubblewrap", "user"))
 def test_children_inherit_the_filter(mode):
-    child = "import socket\ntry:\n    socket.socket(socket.AF_INET)\n    print('open')\nexcept OSError as e:\n    print(e.errno)"
+    child = ("import socket\ntry:\n    socket.socket(socket.AF_INET)\n    print('open')\n"
+             "except OSError as e:\n    print(e.errno)")
     output, _ = run_cell(f"import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', {child!r}], "
                          "capture_output=True, text=True).stdout.strip())", mode)
     assert output.strip() == "97"
@@ -99,12 +100,13 @@ print('status', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 
 @pytest.mark.slow
 def test_calls_of_another_architecture_kill_the_caller():
-    output, _ = run_cell(INT80, "bubblewrap")
-    assert "status -31" in output   # SIGSYS
+    output, run = run_cell(INT80, "bubblewrap")
+    assert "status -31" in output, (run.ended, output, run.stderr_tail)   # SIGSYS
 
 
 @pytest.mark.slow
-def test_pytorch_numpy_and_matplotlib_work_under_the_filter():
+@pytest.mark.parametrize("mode", ("bubblewrap", "user"))
+def test_pytorch_numpy_and_matplotlib_work_under_the_filter(mode):
     code = """
 import numpy, torch, matplotlib.pyplot as plt, torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -118,7 +120,7 @@ batches = sum(1 for _ in DataLoader(TensorDataset(x), batch_size=4, num_workers=
 plt.plot(numpy.arange(3)); plt.savefig('plot.png')
 print('fine', len(program.graph.nodes) > 0, batches)
 """
-    output, run = run_cell(code, "bubblewrap")
+    output, run = run_cell(code, mode)
     assert output.strip() == "fine True 2", output + run.stderr_tail
 
 
@@ -126,7 +128,8 @@ def test_without_the_filter_the_harness_refuses_to_run(tmp_path):
     """A harness whose filter cannot be installed ends before any student code, with a message."""
     blocker = tmp_path / "pyseccomp.py"
     blocker.write_text("raise ImportError('no libseccomp here')\n")
-    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); sys.path.insert(1, {str(PROJECT / 'autograder' / 'sandbox')!r})\n"
+    sandbox = str(PROJECT / "autograder" / "sandbox")
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); sys.path.insert(1, {sandbox!r})\n"
             "from harness.syscalls import install_or_exit\ninstall_or_exit()\nprint('student code ran')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == syscalls.UNFILTERED_EXIT and "student code ran" not in result.stdout

@@ -402,7 +402,8 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
         env = _environment(str(folder))
         command = [interpreter(), "-I", str(folder / "harness" / "__main__.py")]
         if mode == "user":
-            ruleset = landlock.ruleset(readable=[*SYSTEM_READABLE, *_python_paths()], writable=[str(folder), *SHARED_WRITABLE])
+            ruleset = landlock.ruleset(readable=[*SYSTEM_READABLE, *_python_paths()],
+                                       writable=[str(folder), *SHARED_WRITABLE])
             if ruleset is not None:
                 stack.callback(os.close, ruleset)
             seen = ("Landlock: only the Python installation, system files and its own folder" if ruleset is not None

@@ -3,7 +3,7 @@
 The filter (libseccomp through ``pyseccomp``) applies to every thread the harness already has (TSYNC)
 and is inherited by every process it starts; nothing can remove it. It is a deny-list, so that
 PyTorch, NumPy and matplotlib run unchanged: a refused call returns an errno, which honest code
-probing for a feature survives. Calls of another architecture (``int 0x80``, x32) kill the process.
+probing for a feature survives. Calls of another architecture (``int 0x80``) kill the process.
 
 Refused: new namespaces (``unshare``, ``setns``, ``clone`` with a namespace flag; ``clone3``, whose
 flags seccomp cannot read, answers ENOSYS so that glibc falls back to ``clone``), mounting in any form,
