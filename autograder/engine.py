@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 from .results import Verdict
-from .sandbox.isolation import choose_mode, readable_by_others
+from .sandbox.exposure import sensitive_paths
+from .sandbox.isolation import choose_mode
 from .sandbox.process import SandboxProcess
 from .settings import Settings
 from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
@@ -31,9 +31,14 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     sandbox, unreadable, answers = None, "", {}
     sha256 = file_sha256(path)
     seed = probe_seed(settings.seed, sha256 or "")
+    private = []
+    if mode == "user":  # only permissions and Landlock guard the data there: it is checked before the sandbox starts
+        from helpers.data import mnist_root
+
+        private = sensitive_paths(path, mnist_root())
     try:
         answers = read_answers(path)
-        sandbox = SandboxProcess(sandbox_job(answers, seed), settings.limits, mode)
+        sandbox = SandboxProcess(sandbox_job(answers, seed), settings.limits, mode, private)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -51,13 +56,6 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         raise
     verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
     isolation = run.isolation if run else {"mode": mode, "description": "nothing was run"}
-    if mode == "user":
-        from helpers.data import mnist_root  # loaded by now; importing it earlier would delay the sandbox
-
-        exposed = readable_by_others([mnist_root() / "MNIST", path.resolve().parent])
-        if exposed:
-            isolation["warning"] = f"readable by the sandbox's user: {', '.join(exposed)} (make them mode 700)"
-            print(f"autograder: WARNING: {isolation['warning']}", file=sys.stderr)
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),
                           "isolation": isolation}
     return verdict

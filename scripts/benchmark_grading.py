@@ -50,11 +50,24 @@ def nbgrader_seconds() -> float:
         return timed([*nbgrader, "autograde", "cnn", "--student", "bench"], course)
 
 
+def filter_install_seconds(repeat: int) -> list[float]:
+    """What installing the harness's system-call filter costs, measured in a fresh process each time
+    (the grader offers no way to grade without it)."""
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); started = time.perf_counter(); "
+            "from harness.syscalls import install; install(); print(time.perf_counter() - started)")
+    folder = str(ROOT / "autograder" / "sandbox")
+    return [float(subprocess.run([sys.executable, "-I", "-c", code, folder], capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(repeat)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="autograder runs (the median is reported)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="time the autograder only")
     args = parser.parse_args()
+    installs = filter_install_seconds(5)
+    print(f"system-call filter: installed in {1000 * statistics.median(installs):.0f} ms "
+          f"(median of {len(installs)}; limit 200 ms)")
     bare = autograder_seconds(args.repeat, "none")
     ours = autograder_seconds(args.repeat)
     print(f"autograder grade:   median {statistics.median(ours):6.1f} s  (runs: {', '.join(f'{s:.1f}' for s in ours)})")

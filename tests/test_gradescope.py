@@ -187,3 +187,31 @@ def test_run_autograder_without_data_blames_the_grader_not_the_student(autograde
         data.with_name("data-away").rename(data)
     assert run.returncode == 2 and "MNIST is not in" in run.stderr and "Traceback" not in run.stderr
     assert results["score"] == 0 and "through no fault of your submission" in results["output"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="probing as the sandbox's uid needs root")
+def test_run_autograder_leaves_nothing_readable_to_the_sandbox_user(autograder_tree):
+    """By permissions alone (no Landlock): after run_autograder, the sandbox's uid reads none of the
+    grader, the data, the submission or the results, though every folder above the tree lets it pass."""
+    from autograder.sandbox.exposure import readable_by_sandbox
+    from autograder.sandbox.isolation import SANDBOX_UIDS
+    from sandbox_cells import available
+
+    available("user")   # the probe runs this interpreter as the sandbox's uid
+    autograder_tree.chmod(0o755)   # as Gradescope leaves it: run_autograder must close it
+    run_autograder(autograder_tree, {"cnn.ipynb": SOLUTION})
+    opened = [folder for folder in autograder_tree.parents if not folder.stat().st_mode & 0o001]
+    for folder in opened:
+        folder.chmod(folder.stat().st_mode | 0o001)
+    source = autograder_tree / "source"
+    secrets = [autograder_tree, source, source / "autograder", source / "autograder" / "reference.py",
+               source / "data" / "MNIST" / "raw", *sorted((source / "data" / "MNIST" / "raw").glob("*"))[:2],
+               autograder_tree / "submission" / "cnn.ipynb", autograder_tree / "results" / "results.json"]
+    uid = SANDBOX_UIDS[-1]
+    try:
+        found = readable_by_sandbox([*secrets, Path("/etc/hostname")], "/", {}, lambda: os.setresuid(uid, uid, uid))
+    finally:
+        for folder in opened:
+            folder.chmod(folder.stat().st_mode & ~0o001)
+    assert found == ["/etc/hostname"]

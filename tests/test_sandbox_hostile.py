@@ -92,6 +92,26 @@ for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
             found.append('cwd of ' + pid)
     except OSError:
         pass
+for pid in [p for p in os.listdir('/proc') if p.isdigit()]:   # paths in other processes' command lines
+    try:
+        words = open(f'/proc/{{pid}}/cmdline', 'rb').read().decode(errors='replace').split('\0')
+    except OSError:
+        continue
+    for word in words:
+        for guess in (word, word + '/source/cnn/cnn.ipynb', word + '/autograder/reference.py',
+                      '{project}/source/cnn/cnn.ipynb'):
+            try:
+                open(guess, 'rb').read(10)
+                found.append(guess) if os.path.isfile(guess) else None
+            except OSError:
+                pass
+import sys
+sys.path[:0] = ['{project}', os.path.dirname(os.path.dirname(os.getcwd()))]
+try:
+    import autograder.reference
+    found.append('autograder.reference')
+except ImportError:
+    pass
 raise RuntimeError(f'FOUND {{found}}')
 """), 0),
         "network": (*blank(f"""
@@ -174,14 +194,17 @@ while time.time() - started < 400:
         "memfd": (*blank("""
 import os
 held = []
-for _ in range(80):
+for index in range(80):   # memory files are refused; files in RAM-backed /dev/shm, unlinked but held, count
     try:
         fd = os.memfd_create('hoard')
-        os.ftruncate(fd, 60 * 1024 * 1024)
-        os.write(fd, b'x' * (60 * 1024 * 1024))
-        held.append(fd)
     except OSError:
-        break
+        try:
+            fd = os.open(f'/dev/shm/hoard-{os.getpid()}-{index}', os.O_RDWR | os.O_CREAT, 0o600)
+            os.unlink(f'/dev/shm/hoard-{os.getpid()}-{index}')
+            os.write(fd, b'x' * (60 * 1024 * 1024))
+        except OSError:
+            break
+    held.append(fd)
 import time
 time.sleep(400)
 """), 0),
@@ -249,8 +272,6 @@ def graded_class(request, tmp_path_factory):
     threading.Thread(target=lambda: [server.accept() for _ in range(10)], daemon=True).start()
     scratch = tmp_path_factory.mktemp(f"made-{mode}")
     plan = attacks(ROOT, course, mnist, port)
-    if mode == "user":
-        del plan["network"]  # the fallback cannot close the network: stated in the README
     notebooks = {name: SOLUTION for name in HONEST}
     notebooks.update({name: edited(base, scratch, name, edits) for name, (base, edits, _) in plan.items()})
     for student, source in notebooks.items():
@@ -318,4 +339,6 @@ def test_broken_channel_is_a_verdict_with_its_reason(graded_class):
 def test_limits_hold_against_process_chains_and_memory_files(graded_class):
     chain, memfd = graded_class["results"]["chain"], graded_class["results"]["memfd"]
     assert "timed out" in chain["output"] and chain["execution_time"] < 200
-    assert "memory limit" in memfd["output"] and memfd["execution_time"] < 200
+    # bubblewrap's /dev/shm is a 64 MB tmpfs: the hoard stops there and the sleep runs out of time
+    assert ("timed out" if graded_class["mode"] == "bubblewrap" else "memory limit") in memfd["output"]
+    assert memfd["execution_time"] < 200

@@ -7,27 +7,35 @@ Two processes take part in grading one submission.
 * The **grader** (``autograder.engine``, this package's ``process.py``) runs with the rights of
   whoever started it: it reads the submission, the MNIST data and its own code, and writes results.
   It never imports or calls student Python.
-* The **harness** (``harness.py``) runs the student's answer cells and the assignment's given cells,
-  then records what the code built (exported model graphs, parameters, the effect of the loss and
+* The **harness** (the ``harness`` package) runs the student's answer cells and the assignment's given
+  cells, then records what the code built (exported model graphs, parameters, the effect of the loss and
   optimizer, a call log of ``train_model`` on a probe problem). It is the only process that runs
   student code, and it runs confined by one of the modes of ``isolation.py``:
 
   ``bubblewrap`` (the default wherever namespaces can be created): ``bwrap`` gives the harness
     private PID, network, IPC and UTS namespaces, so it sees no other process, has no network and
     every process it starts dies with it; a filesystem of nothing but the Python installation and
-    system libraries, read-only, the harness and the student-facing ``helpers`` read-only, and two
-    size-limited tmpfs folders (``/sandbox``, its working folder, and ``/tmp``); no environment but
-    a fixed list of variables. When the grader runs as root, the harness drops to an unprivileged
-    uid of its own, with no capabilities and ``no_new_privs``.
+    system libraries, read-only, the harness and the student-facing ``helpers`` read-only, and three
+    size-limited tmpfs folders (``/sandbox``, its working folder, ``/tmp`` and ``/dev/shm``), with the
+    Python installation mounted after them so that none hides it; no environment but a fixed list of
+    variables. When the grader runs as root, the harness drops to an unprivileged uid of its own, with no
+    capabilities and ``no_new_privs``.
   ``user`` (the fallback where namespaces are refused, e.g. a Docker container as on Gradescope):
-    the harness runs as an unprivileged uid of its own, in a private folder only that uid can enter;
-    afterwards every process of that uid is killed and its files in the shared temporary folders
-    removed. Network and the view of world-readable files are *not* restricted in this mode.
+    the harness runs as an unprivileged uid of its own, in a private folder only that uid can enter,
+    confined by Landlock where the kernel has it (``landlock.py``: read only Python and system files,
+    write only its folder and ``/dev/shm``); before it starts, a probe as that uid must fail to read the
+    grader's code, the course, the submission and the data (``exposure.py``), else grading stops.
+    Afterwards every process of that uid is killed and its files in the shared folders removed. Other
+    processes stay visible in ``/proc``.
   ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
 
-  In every mode: resource limits (wall clock, CPU time, memory of all its processes, process count,
-  open files, file size, printed output) as rlimits and a watchdog, plus a cgroup v2 of its own where
-  the machine allows it (``cgroups.py``); one thread, no GPU, no data.
+  In every mode: a seccomp filter the harness installs on itself before the first cell
+  (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, tracing, or
+  sockets other than ``AF_UNIX``), inherited by all it starts; resource limits (wall clock, CPU time,
+  memory of all its processes, process count, open files, file size, printed output) as rlimits and a
+  watchdog that also counts RAM held in files (tmpfs folders, deleted or shared-memory files, the shared
+  folders), plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
+  GPU, no data.
 
 Channels
 --------

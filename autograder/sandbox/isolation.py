@@ -12,6 +12,7 @@ import functools
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -20,11 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import landlock
+
 MODES = ("bubblewrap", "user", "none")
 WORK = "/sandbox"                          # the harness's working folder inside bubblewrap
 SANDBOX_UIDS = range(64000, 64064)          # one per sandbox running at the same time on this machine
 UID_LOCKS = Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir()) / ".autograder-sandbox"
 PROJECT = Path(__file__).resolve().parents[2]
+# What the separate-user sandbox may see under Landlock besides the Python installation and its own folder
+# (all of it world-readable system files), and the shared places it may write to (semaphores live in /dev/shm).
+SYSTEM_READABLE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys",
+                   "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+SHARED_WRITABLE = ("/dev/shm", "/dev/null")
 
 
 class IsolationUnavailable(RuntimeError):
@@ -42,7 +50,8 @@ class Plan:
     uid: int | None                         # the sandbox's own uid (None: the grader's)
     description: str
     members: Callable[[int], list[int]] = field(repr=False, default=lambda pid: [pid])
-    stored: Callable[[], int] = field(repr=False, default=lambda: 0)   # bytes it keeps in shared folders
+    stored: Callable[[int], int] = field(repr=False, default=lambda pid: 0)   # bytes it keeps in RAM or shared folders
+    ruleset: int | None = None              # a Landlock ruleset the sandbox enforces on itself (user mode)
 
 
 def is_root() -> bool:
@@ -122,14 +131,37 @@ def world_writable_folders() -> tuple[str, ...]:
     return tuple(found)
 
 
+SCAN_LIMIT = 100_000   # entries one scan of the shared folders looks at, at most
+
+
 def _entries_of(uid: int) -> Iterator[os.DirEntry]:
-    """The top-most files and folders owned by ``uid`` in the world-writable folders."""
-    for place in world_writable_folders():
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(place):
+    """The top-most files and folders owned by ``uid`` in the world-writable folders, at any depth: a
+    uid can only create files where it may write, so the scan descends into world-writable folders of
+    other owners (``/tmp/a/b`` made 1777 by someone else) and nowhere else. Iterative, bounded, and it
+    follows no link."""
+    waiting, seen = list(world_writable_folders()), 0
+    while waiting and seen < SCAN_LIMIT:
+        with contextlib.suppress(OSError), os.scandir(waiting.pop()) as entries:
+            for entry in entries:
+                seen += 1
                 with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid == uid:
                         yield entry
+                    elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002:
+                        waiting.append(entry.path)
+
+
+def tmpfs_bytes(pid: int) -> int:
+    """What the bubblewrap sandbox of ``pid`` keeps in its tmpfs folders (RAM no process's resident
+    memory shows), seen through the mount namespace of its first process."""
+    inside = process_tree(pid)[1:2]
+    total = 0
+    for folder in ("/tmp", "/dev/shm", WORK) if inside else ():
+        with contextlib.suppress(OSError):
+            usage = os.statvfs(f"/proc/{inside[0]}/root{folder}")
+            total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+    return total
 
 
 def bytes_stored_by(uid: int) -> int:
@@ -253,13 +285,14 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += _system_binds()
-    args += _bind_readonly(_python_paths(), covered=["/usr"])
     args += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/tmp",
              "--perms", "0777", "--size", str(scratch_bytes), "--tmpfs", WORK,
-             "--ro-bind", str(harness), f"{WORK}/harness", "--ro-bind", str(helpers), f"{WORK}/helpers",
-             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
+             "--ro-bind", str(harness), f"{WORK}/harness", "--ro-bind", str(helpers), f"{WORK}/helpers"]
+    # Python last, so that none of the sandbox's own mounts hides it (a venv under /tmp, /dev/shm ...)
+    args += _bind_readonly(_python_paths(), covered=["/usr"])
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
     command = [interpreter(), "-I", f"{WORK}/harness/__main__.py"]
     if uid is not None:  # root grader: the harness drops to its own uid, with no capability left
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
@@ -306,12 +339,20 @@ def choose_mode(requested: str = "auto") -> str:
         raise IsolationUnavailable("bubblewrap cannot create its namespaces here (missing, or refused by a container)")
     if requested == "user" and not is_root():
         raise IsolationUnavailable("the separate-user sandbox needs the grader to run as root")
-    if requested == "user" and (hidden := _closed_folder(Path(interpreter()).resolve())):
-        raise IsolationUnavailable(f"the separate-user sandbox cannot reach the Python interpreter: {hidden} is "
+    if requested == "user" and (hidden := _closed_python()):
+        raise IsolationUnavailable(f"the separate-user sandbox cannot reach the Python installation: {hidden} is "
                                    f"closed to other users (chmod o+x {hidden}, or install Python elsewhere)")
     if requested not in MODES:
         raise IsolationUnavailable(f"unknown isolation {requested!r} (choose from {', '.join(MODES)})")
     return requested
+
+
+def _closed_python() -> Path | None:
+    """The first folder that keeps other users from the interpreter or the Python folders, if any."""
+    for path in (interpreter(), *_python_paths()):
+        if hidden := _closed_folder(Path(path).resolve()):
+            return hidden
+    return None
 
 
 def _closed_folder(path: Path) -> Path | None:
@@ -320,20 +361,6 @@ def _closed_folder(path: Path) -> Path | None:
         if not os.stat(folder).st_mode & 0o001:
             return folder
     return None
-
-
-def readable_by_others(paths: list[Path]) -> list[str]:
-    """Those of ``paths`` that a user other than their owner can reach and read (what the separate-user
-    fallback cannot hide: keep data and submissions in folders of mode 700)."""
-    exposed = []
-    for path in paths:
-        resolved = Path(os.path.realpath(path))
-        try:
-            if resolved.exists() and not _closed_folder(resolved) and os.stat(resolved).st_mode & 0o004:
-                exposed.append(str(path))
-        except OSError:
-            continue
-    return exposed
 
 
 def _private_copy(harness: Path, helpers: Path, owner: int | None) -> Path:
@@ -368,17 +395,22 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
             who = f"uid {uid}" if uid is not None else "a user namespace"
             yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, uid,
                        f"bubblewrap: private PID, network and IPC namespaces, read-only Python, "
-                       f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree)
+                       f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree, tmpfs_bytes)
             return
         folder = _private_copy(harness, helpers, uid)
         stack.callback(shutil.rmtree, folder, True)
         env = _environment(str(folder))
         command = [interpreter(), "-I", str(folder / "harness" / "__main__.py")]
         if mode == "user":
+            ruleset = landlock.ruleset(readable=[*SYSTEM_READABLE, *_python_paths()],
+                                       writable=[str(folder), *SHARED_WRITABLE])
+            if ruleset is not None:
+                stack.callback(os.close, ruleset)
+            seen = ("Landlock: only the Python installation, system files and its own folder" if ruleset is not None
+                    else "no Landlock on this kernel: world-readable files are visible")
             yield Plan(mode, command, str(folder), env, uid,
-                       f"separate user: uid {uid}, private folder, its processes killed afterwards; "
-                       "network and world-readable files are NOT restricted", lambda pid: processes_of(uid),
-                       lambda: bytes_stored_by(uid))
+                       f"separate user: uid {uid}, private folder, its processes killed afterwards; {seen}",
+                       lambda pid: processes_of(uid), lambda pid: bytes_stored_by(uid), ruleset)
         else:
             yield Plan(mode, command, str(folder), env, None,
                        "none: the submission ran as the grader's own user, unconfined", process_tree)

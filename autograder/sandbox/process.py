@@ -16,10 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
+from . import landlock
 from .cgroups import group_for, join, ran_out_of_memory
+from .exposure import refuse_if_exposed
 from .channel import ChannelReader
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
+from .harness.syscalls import UNFILTERED_EXIT
 from .isolation import Plan, confine, process_tree, processes_of
 
 HARNESS = Path(__file__).with_name("harness")
@@ -74,8 +78,8 @@ def tree_resident_bytes(pid: int) -> int:
 
 
 def held_file_bytes(pids: list[int]) -> int:
-    """Memory held in files that live in RAM and are open in ``pids`` (memfd, /dev/shm): resident
-    memory does not count them until they are mapped."""
+    """Memory held in files open in ``pids`` that no folder scan finds (memory files, deleted files) or
+    that live in RAM (/dev/shm): resident memory does not count them until they are mapped."""
     seen, total = set(), 0
     for pid in pids:
         try:
@@ -86,7 +90,7 @@ def held_file_bytes(pids: list[int]) -> int:
             path = f"/proc/{pid}/fd/{fd}"
             try:
                 target = os.readlink(path)
-                if not target.startswith(("/memfd:", "/dev/shm/")):
+                if not target.startswith(("/memfd:", "/dev/shm/")) and not target.endswith(" (deleted)"):
                     continue
                 info = os.stat(path)
             except OSError:
@@ -126,6 +130,8 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
             os.setgroups([])
             os.setresgid(plan.uid, plan.uid, plan.uid)
             os.setresuid(plan.uid, plan.uid, plan.uid)
+        if plan.ruleset is not None:
+            landlock.enforce(plan.ruleset)
         with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     return apply
@@ -135,7 +141,9 @@ class SandboxProcess:
     """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
     prepare (imports, data) while the student's code runs."""
 
-    def __init__(self, job: dict, limits: Limits, isolation: str = "bubblewrap") -> None:
+    def __init__(self, job: dict, limits: Limits, isolation: str = "bubblewrap", private: Sequence[Path] = ()) -> None:
+        """``private``: what the sandbox must not read; where only permissions and Landlock guard it (the
+        separate-user mode), the sandbox does not start until a probe as its uid proved it unreadable."""
         self.limits = limits
         self.folder = Path(tempfile.mkdtemp(prefix="grade-received-"))  # mode 700, the grader's alone
         self._confinement = contextlib.ExitStack()
@@ -145,6 +153,9 @@ class SandboxProcess:
             self.plan: Plan = self._confinement.enter_context(confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
             self.cgroup = self._confinement.enter_context(
                 group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
+            if self.plan.mode == "user":
+                refuse_if_exposed(list(private), self.plan.uid, self.plan.cwd, self.plan.env,
+                                  _limit_process(limits, self.plan, None))
             self._start(dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
                              output_limit=limits.output_chars))
         except BaseException:
@@ -182,7 +193,7 @@ class SandboxProcess:
             while self.process.poll() is None:
                 now = time.monotonic()
                 if now - checked > 1.0:
-                    stored, checked = self.plan.stored(), now
+                    stored, checked = self.plan.stored(self.process.pid), now
                 members = self.plan.members(self.process.pid)
                 used = sum(map(resident_bytes, members)) + held_file_bytes(members) + stored
                 if now - self.started > self.limits.total_seconds:
@@ -213,10 +224,9 @@ class SandboxProcess:
         finally:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
-        if returncode in (126, 127) and not self.channel.received and self.ended == "finished":
-            message = "the sandbox could not start Python: " + _last_line(self.folder / "stderr.txt")
+        if not self.channel.received and self.ended == "finished" and (why := _start_failure(self.folder, returncode)):
             shutil.rmtree(self.folder, ignore_errors=True)
-            raise SandboxFailure(message)
+            raise SandboxFailure(why)
         report = self.folder / "report.json"
         ended = "memory limit" if ran_out_of_memory(self.cgroup) else self.ended
         if ended == "finished" and returncode != 0:
@@ -241,12 +251,20 @@ class SandboxFailure(RuntimeError):
     """The sandbox itself could not run (not the submission's fault): the grader reports an error."""
 
 
-def _last_line(path: Path) -> str:
+def _start_failure(folder: Path, returncode: int | None) -> str:
+    """Why the sandbox never got to run student code, or "" when it did: Python could not be started
+    (126, 127), bubblewrap could not set up, or the harness refused to run without its filter. The
+    sandbox's own last words always come along."""
     try:
-        lines = path.read_bytes()[-500:].decode("utf-8", "replace").strip().splitlines()
+        text = (folder / "stderr.txt").read_bytes()[-600:].decode("utf-8", "replace").strip()
     except OSError:
-        return "no message"
-    return lines[-1][:200] if lines else "no message"
+        text = ""
+    said = " | ".join(text.splitlines()[-4:])[-400:] or f"it printed nothing and exited with status {returncode}"
+    if returncode == UNFILTERED_EXIT:
+        return "the sandbox refused to start without its system-call filter: " + said
+    if returncode in (126, 127) or text.startswith(("bwrap:", "setpriv:")):
+        return "the sandbox could not start Python: " + said
+    return ""
 
 
 def _says_complete(report: Path) -> bool:

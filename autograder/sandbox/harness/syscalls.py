@@ -1,0 +1,90 @@
+"""The system calls the harness refuses, installed as a seccomp-bpf filter before any student code runs.
+
+The filter (libseccomp through ``pyseccomp``) applies to every thread the harness already has (TSYNC)
+and is inherited by every process it starts; nothing can remove it. It is a deny-list, so that
+PyTorch, NumPy and matplotlib run unchanged: a refused call returns an errno, which honest code
+probing for a feature survives. Calls of another architecture (``int 0x80``) kill the process.
+
+Refused: new namespaces (``unshare``, ``setns``, ``clone`` with a namespace flag; ``clone3``, whose
+flags seccomp cannot read, answers ENOSYS so that glibc falls back to ``clone``), mounting in any form,
+System V IPC (memory no limit counts), sockets of any family but ``AF_UNIX`` (no network in any mode),
+memory files (``memfd_create``, ``memfd_secret``: memory held outside any process), io_uring (its
+operations bypass this filter), tracing and reading other processes, BPF, perf, keys,
+``userfaultfd``, modules, kexec, ``chroot``, swap, reboot and the machine's clock and names.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+REFUSED = (
+    "unshare", "setns",
+    "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
+    "mount_setattr", "open_tree_attr", "chroot",
+    "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl",
+    "msgget", "msgsnd", "msgrcv", "msgctl",
+    "memfd_secret", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd", "kcmp",
+    "name_to_handle_at", "open_by_handle_at",
+    "bpf", "perf_event_open", "fanotify_init", "keyctl", "add_key", "request_key", "userfaultfd",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+    "swapon", "swapoff", "reboot", "acct", "quotactl", "quotactl_fd", "syslog", "iopl", "ioperm", "vhangup",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
+)
+UNAVAILABLE = ("clone3", "memfd_create")   # ENOSYS: callers fall back to what the filter can judge
+NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+AF_UNIX = 1
+UNFILTERED_EXIT = 120                      # the harness's exit status when it could not install the filter
+# Since Linux 5.1 new system calls have one number on every architecture: the fallback where the
+# installed libseccomp is older than the call.
+SHARED_NUMBERS = {"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+                  "fspick": 433, "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440,
+                  "mount_setattr": 442, "quotactl_fd": 443, "memfd_secret": 447, "open_tree_attr": 467,
+                  "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}
+
+
+class FilterUnavailable(RuntimeError):
+    """The filter could not be installed: the harness must not run student code."""
+
+
+def _number(seccomp, name: str) -> int | None:
+    """The call's number for this machine (libseccomp's negative stand-in where the machine multiplexes it),
+    None where neither libseccomp nor ``SHARED_NUMBERS`` knows it."""
+    number = seccomp.resolve_syscall(seccomp.system_arch(), name)
+    return SHARED_NUMBERS.get(name) if number == -1 else number
+
+
+def install() -> None:
+    """Load the filter into this process and all its threads, or raise ``FilterUnavailable``."""
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, RuntimeError) as error:
+        raise FilterUnavailable(f"pyseccomp or libseccomp.so.2 is missing: {error}") from error
+    try:
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        rules.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
+        rules.set_attr(seccomp.Attr.CTL_TSYNC, 1)
+        for names, action in ((REFUSED, seccomp.ERRNO(errno.EPERM)), (UNAVAILABLE, seccomp.ERRNO(errno.ENOSYS))):
+            for name in names:
+                number = _number(seccomp, name)
+                if number is not None:
+                    rules.add_rule(action, number)
+        for flag in NAMESPACE_FLAGS:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+        for call in ("socket", "socketpair"):
+            rules.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), call, seccomp.Arg(0, seccomp.NE, AF_UNIX))
+        rules.load()
+    except OSError as error:
+        raise FilterUnavailable(f"the kernel refused the seccomp filter: {error}") from error
+
+
+def install_or_exit() -> None:
+    """Install the filter, or end the harness before any student code runs (the grader reports why)."""
+    try:
+        install()
+    except FilterUnavailable as error:
+        sys.stderr.write(f"the sandbox refused to run student code without its system-call filter: {error}\n")
+        sys.stderr.flush()
+        os._exit(UNFILTERED_EXIT)
