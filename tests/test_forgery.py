@@ -487,7 +487,15 @@ ATTACKERS = {
 }
 
 # Attackers that currently earn more than their answers: each is a hole in the grader, kept visible.
-KNOWN_HOLES: dict[str, str] = {}
+KNOWN_HOLES = {
+    "seed_from_memory": (
+        "3 points (opt): with no graph of model_fc, the optimizer check takes the parameter shapes from the "
+        "forged record itself, and -0.1 x the probe gradient is computable from the seed, which the sandbox "
+        "reads from memory"),
+    "decoy_layers": (
+        "46 points (parameter counts, filters, layer shapes, accuracy): these read the graph's inventory of "
+        "operators, not the path of the data; layers called on zeros count, and one linear layer learns MNIST"),
+}
 
 
 def build(base, folder, name: str, cells: dict[str, str | None], answers: bool = True):
@@ -519,7 +527,8 @@ def mnist():
 
 def describe(verdict) -> str:
     return "\n".join(f"{'ok  ' if c.passed else 'FAIL'} {c.name}: {c.score:g}/{c.max_score:g} {c.reason}"
-                     for c in verdict.checks) + "\nnotes: " + " | ".join(verdict.notes)
+                     for c in verdict.checks) + f"\naccuracies: {verdict.details.get('accuracies')}" \
+        + "\nnotes: " + " | ".join(verdict.notes)
 
 
 def graded(path, mnist):

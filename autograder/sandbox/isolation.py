@@ -152,6 +152,15 @@ def _entries_of(uid: int) -> Iterator[os.DirEntry]:
                         waiting.append(entry.path)
 
 
+def _host_devices(folder: str) -> set[int]:
+    """The filesystems ``folder`` and ``/`` live on outside the sandbox."""
+    devices = set()
+    for path in (folder, "/"):
+        with contextlib.suppress(OSError):
+            devices.add(os.stat(path).st_dev)
+    return devices
+
+
 def tmpfs_bytes(pid: int) -> int:
     """What the bubblewrap sandbox of ``pid`` keeps in its tmpfs folders (RAM no process's resident
     memory shows), seen through the mount namespace of its first process."""
@@ -159,7 +168,10 @@ def tmpfs_bytes(pid: int) -> int:
     total = 0
     for folder in ("/tmp", "/dev/shm", WORK) if inside else ():
         with contextlib.suppress(OSError):
-            usage = os.statvfs(f"/proc/{inside[0]}/root{folder}")
+            path = f"/proc/{inside[0]}/root{folder}"
+            if os.stat(path).st_dev in _host_devices(folder):
+                continue  # not yet the sandbox's own tmpfs: bubblewrap is still setting up its namespace
+            usage = os.statvfs(path)
             total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
     return total
 
