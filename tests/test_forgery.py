@@ -516,12 +516,16 @@ def build(base, folder, name: str, cells: dict[str, str | None], answers: bool =
 
 @pytest.fixture(scope="module")
 def mnist():
+    """MNIST for the whole module, handed out only once the solution has earned 100 with it: a grader or
+    sandbox that scores nothing would otherwise let every attacker pass."""
     try:
         choose_mode("bubblewrap")
     except IsolationUnavailable as error:
         pytest.skip(f"bubblewrap is not available here: {error}")
     tensors = MnistTensors()
     tensors.load()
+    verdict = graded(SOLUTION, tensors)
+    assert verdict.score == verdict.max_score == 100, describe(verdict)
     return tensors
 
 
@@ -553,15 +557,11 @@ def test_forger_without_answers_earns_nothing(mnist, tmp_path):
     assert verdict.score == 0, describe(verdict)
 
 
-def test_solution_earns_everything(mnist):
-    verdict = graded(SOLUTION, mnist)
-    assert verdict.score == verdict.max_score == 100, describe(verdict)
-
-
-def test_solution_rebuilt_from_the_release_earns_everything(mnist, tmp_path):
+def test_solution_copied_into_the_release_earns_everything(mnist, tmp_path):
     """The same construction as the attackers, with the solution's cells: proves the builder grades what
     it writes, so an attacker's low score is its own."""
     solution = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(SOLUTION, as_version=4).cells
                 if c.metadata.get("nbgrader", {}).get("solution")}
     verdict = graded(build(RELEASE, tmp_path, "rebuilt", solution), mnist)
     assert verdict.score == 100, describe(verdict)
+

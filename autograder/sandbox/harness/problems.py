@@ -84,10 +84,10 @@ class ProbeProblem:
 def probe_problem(seed: int, epochs: int) -> ProbeProblem:
     """The probe for ``train_model(..., epochs)``: random data and a random start of its own."""
     generator = torch.Generator().manual_seed(derive_seed(seed, f"loop {epochs}"))
+    teacher = torch.randn(PROBE_FEATURES, PROBE_CLASSES, generator=generator)  # labels a network can learn
     train_x = torch.randn(PROBE_TRAIN, PROBE_FEATURES, generator=generator)
-    train_y = torch.randint(0, PROBE_CLASSES, (PROBE_TRAIN,), generator=generator)
     test_x = torch.randn(PROBE_TEST, PROBE_FEATURES, generator=generator)
-    test_y = torch.randint(0, PROBE_CLASSES, (PROBE_TEST,), generator=generator)
+    train_y, test_y = (train_x @ teacher).argmax(dim=1), (test_x @ teacher).argmax(dim=1)
     start = {}
     for name, tensor in ProbeNet().state_dict().items():
         if name.startswith("norm."):
