@@ -10,7 +10,7 @@ from autograder.training import train_and_test
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.check("{model}: test accuracy after the grader's training", points=6,
                    hint='A model that trains in the notebook passes easily: check that the loss goes down there.')
-def test_accuracy(graded, model):
+def test_accuracy(graded, model, record_property):
     spec, budget = MODELS[model], graded.settings.accuracy
     module = graded.exported(model, spec["variable"]).module()
     device = torch.device("cpu")  # on every host: a GPU's arithmetic would change accuracies near a threshold
@@ -21,6 +21,7 @@ def test_accuracy(graded, model):
         raise AssertionError(f"{MODELS[model]['name']} could not be trained ({type(error).__name__}: {error})"[:300]) from None
     graded.accuracies[model] = accuracy
     threshold = budget.thresholds[model]
+    record_property("measured", f"{accuracy:.3f} {'≥' if accuracy >= threshold else '<'} {threshold:.2f}")
     assert accuracy >= threshold, (
         f"{MODELS[model]['name']} reached {accuracy:.3f} test accuracy after {budget.iterations[model]} training steps; "
         f"at least {threshold:.2f} is expected")
