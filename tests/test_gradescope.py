@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.gradescope.container import cpu_limit, memory_limit
-from autograder.gradescope.run import GRADER_RESERVE, container_settings, find_notebook
+from autograder.platform.container import cpu_limit, memory_limit
+from autograder.platform.grading import GRADER_RESERVE, container_settings, find_notebook
 from autograder.sandbox.process import Limits
 from autograder.submission import SubmissionError
 from conftest import ROOT
@@ -173,7 +173,7 @@ def test_run_autograder_without_a_notebook_tells_the_student(autograder_tree):
     run, results = run_autograder(autograder_tree, {"cnn.py": SOLUTION})
     assert run.returncode == 0
     assert results == {"score": 0, "output": "Not graded: the submission holds no notebook: upload your cnn.ipynb.",
-                       "tests": []}
+                       "tests": [], "output_format": "md", "stdout_visibility": "hidden"}
 
 
 @pytest.mark.slow
