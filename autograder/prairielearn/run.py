@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the sandbox to use (default: the strongest this container allows)")
     args = parser.parse_args(argv)
     try:
+        (args.root / "results").mkdir(parents=True, exist_ok=True)   # PrairieLearn does not create it
         close_to_sandbox([args.root, *(args.root / name for name in HIDDEN)])
         outcome = grade_upload(args.root / "student", args.isolation)
         written = results.results_of(outcome)
