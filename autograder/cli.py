@@ -3,7 +3,9 @@
     python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json] [--isolation MODE | --no-isolation]
     python -m autograder batch COURSE_DIR [--assignment cnn] [--jobs N] [--csv grades.csv] [--force]
                                           [--isolation MODE | --no-isolation]
-    python -m autograder gradescope OUT_DIR
+    python -m autograder gradescope OUT_DIR [--visibility V] [--stdout-visibility V]
+                                            [--max-submissions N [--per-hours H]]
+    python -m autograder prairielearn OUT_DIR [--image NAME] [--timeout SECONDS]
     python -m autograder similarity COURSE_DIR [--assignment cnn] [--out DIR] [--top N] [--threshold S]
                                                [--min-tokens T]
 """
@@ -15,6 +17,8 @@ import sys
 from pathlib import Path
 
 from .engine import grade
+from .gradescope.config import VISIBILITIES, BundleConfig, ConfigError
+from .prairielearn.question import DEFAULT_IMAGE, DEFAULT_TIMEOUT, QuestionError, write_question
 from .results import write_json_atomically
 from .sandbox.isolation import MODES
 from .similarity.pairs import Review
@@ -52,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     _isolation_options(many)
     bundle = commands.add_parser("gradescope", help="build the autograder.zip to upload to Gradescope")
     bundle.add_argument("out_dir", type=Path, help="where to write autograder.zip")
+    bundle.add_argument("--visibility", choices=VISIBILITIES, default="visible",
+                        help="when students see each check's points and reason (default: visible)")
+    bundle.add_argument("--stdout-visibility", choices=VISIBILITIES, default="hidden",
+                        help="when students see the grader's printed output, the full table (default: hidden)")
+    bundle.add_argument("--max-submissions", type=int, metavar="N",
+                        help="grade at most N submissions per student in any --per-hours hours (default: no limit)")
+    bundle.add_argument("--per-hours", type=float, metavar="H", help="the limit's period in hours (default: 24)")
+    question = commands.add_parser("prairielearn", help="write a PrairieLearn question folder with its grader")
+    question.add_argument("out_dir", type=Path, help="the question folder to write (e.g. COURSE/questions/cnn)")
+    question.add_argument("--image", default=DEFAULT_IMAGE,
+                          help=f"the grader image's name, as pushed to Docker Hub (default: {DEFAULT_IMAGE})")
+    question.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
+                          help=f"seconds before PrairieLearn stops a grading (default: {DEFAULT_TIMEOUT}, at most 600)")
     alike = commands.add_parser("similarity", help="list the pairs of submissions whose answers are most alike")
     alike.add_argument("course", type=Path, help="the course folder (with submitted/<student>/<assignment>/)")
     alike.add_argument("--assignment", default="cnn")
@@ -84,7 +101,11 @@ def batch_command(args: argparse.Namespace) -> int:
 def gradescope_command(args: argparse.Namespace) -> int:
     from .gradescope.bundle import build_bundle
 
-    target = build_bundle(args.out_dir)
+    if args.per_hours is not None and args.max_submissions is None:
+        raise ConfigError("--per-hours needs --max-submissions")
+    config = BundleConfig(args.visibility, args.stdout_visibility, args.max_submissions,
+                          24.0 if args.per_hours is None else args.per_hours)
+    target = build_bundle(args.out_dir, config)
     print(f"wrote {target} ({target.stat().st_size / 1024:.0f} KB)")
     print("Upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu 22.04 or newer);")
     print("students submit their cnn.ipynb. The README's Gradescope section gives the container size it needs.")
@@ -100,8 +121,15 @@ def similarity_command(args: argparse.Namespace) -> int:
     return similarity(args.course, args.assignment, args.out, args.top, Review(args.threshold, args.min_tokens))
 
 
+def prairielearn_command(args: argparse.Namespace) -> int:
+    folder = write_question(args.out_dir, args.image, args.timeout)
+    print(f"wrote the PrairieLearn question {folder}: copy it into your course's questions/ folder.")
+    print(f"Build and push its grader image: docker build -t {args.image} {folder} && docker push {args.image}")
+    return 0
+
+
 COMMANDS = {"grade": grade_command, "batch": batch_command, "gradescope": gradescope_command,
-            "similarity": similarity_command}
+            "similarity": similarity_command, "prairielearn": prairielearn_command}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nautograder: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
         return 130
+    except (ConfigError, QuestionError) as error:
+        print(f"autograder: {error}", file=sys.stderr)
     except (OSError, RuntimeError) as error:  # MNISTNotFoundError is a RuntimeError
         print(f"autograder: cannot grade: {error}", file=sys.stderr)
     return 2

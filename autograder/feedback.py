@@ -30,9 +30,11 @@ def _checks_table(tests: list[dict]) -> str:
         hint = test.get("extra_data", {}).get("hint", "")
         if hint and status != "passed":
             detail += f'<div class="hint">Hint: {escape(hint)}</div>'
+        measured = escape(test.get("extra_data", {}).get("measured", ""))
         rows.append(f'<tr><td>{escape(test["name"])}</td><td class="{status}">{test["score"]:g} / '
-                    f'{test["max_score"]:g}</td><td>{detail}</td></tr>')
-    return ("<table><tr><th>check</th><th>points</th><th>what to look at</th></tr>" + "".join(rows) + "</table>")
+                    f'{test["max_score"]:g}</td><td>{measured}</td><td>{detail}</td></tr>')
+    return ("<table><tr><th>check</th><th>points</th><th>measured</th><th>what to look at</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def _architecture(key: str, found: list | None) -> str:

@@ -19,6 +19,13 @@ class CheckResult:
     max_score: float
     reason: str = ""          # why points were lost; empty when the check passed
     hint: str = ""            # what to look at when it fails
+    measured: str = ""        # the value the check measured against its bound, e.g. "0.913 ≥ 0.85"
+
+    @property
+    def summary(self) -> str:
+        """The outcome in one line: the reason (or "passed") and the measured value, if any."""
+        text = self.reason or "passed"
+        return f"{text} (measured: {self.measured})" if self.measured else text
 
     @property
     def passed(self) -> bool:
@@ -48,7 +55,8 @@ class Verdict:
         lines += [f"     {'check'.ljust(width)}  points"]
         for check in self.checks:
             mark = "ok   " if check.passed else "FAIL "
-            lines.append(f"{mark}{check.name.ljust(width)}  {check.score:g}/{check.max_score:g}")
+            measured = f"  {check.measured}" if check.measured else ""
+            lines.append(f"{mark}{check.name.ljust(width)}  {check.score:g}/{check.max_score:g}{measured}")
             if check.reason:
                 lines.append(f"      -> {check.reason}")
         lines += ["", f"     {'total'.ljust(width)}  {self.score:g}/{self.max_score:g}"]
@@ -71,10 +79,11 @@ class Verdict:
                     "score": check.score,
                     "max_score": check.max_score,
                     "status": "passed" if check.passed else "failed",
-                    "output": check.reason or "passed",
+                    "output": check.summary,
                     "visibility": "visible",
                     "tags": [check.group],
-                    "extra_data": {"hint": check.hint} if not check.passed else {},
+                    "extra_data": {**({"hint": check.hint} if not check.passed else {}),
+                                   **({"measured": check.measured} if check.measured else {})},
                 }
                 for check in self.checks
             ],

@@ -26,7 +26,8 @@ MAX_NOTES, NOTE_CHARS = 30, 300     # what a verdict says besides its checks, bo
 
 
 class _CheckCollector:
-    """pytest plugin: hands the context to the checks and turns each outcome into a CheckResult."""
+    """pytest plugin: hands the context to the checks and turns each outcome into a CheckResult. A check
+    that measures a value against a bound shows it with ``record_property("measured", "0.913 ≥ 0.85")``."""
 
     def __init__(self, context: GradingContext) -> None:
         self.context = context
@@ -52,7 +53,8 @@ class _CheckCollector:
         reason = "" if report.passed else _reason(call.excinfo)
         group = item.module.__name__.rsplit(".", 1)[-1].removeprefix("check_").replace("_", " ")
         hint = marker.kwargs.get("hint", "")
-        self.results.append(CheckResult(title, group, points if report.passed else 0, points, reason, hint))
+        measured = excerpt(dict(report.user_properties).get("measured", ""), 100)  # record_property("measured", ...)
+        self.results.append(CheckResult(title, group, points if report.passed else 0, points, reason, hint, measured))
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -3,10 +3,12 @@
 then inside cgroup limits like Gradescope's default container (half a CPU, 768 MB of memory).
 
     MNIST_ROOT=../shared/data python scripts/benchmark_gradescope.py [--python PY] [--cpus 0.5] [--memory-mb 768]
+                                                                    [--isolation user]
 
 ``--python`` is the interpreter that plays the image's ``python3``: pass one with PyTorch's CPU-only
-wheels to measure what Gradescope runs (the default is this one). Creating cgroups needs root and
-cgroup v1 controllers; without them the limited run is skipped and the script says so.
+wheels to measure what Gradescope runs (the default is this one); in the ``user`` mode, the default and
+the only one Gradescope's containers allow, other users must be able to reach it. Creating cgroups needs
+root and cgroup v1 controllers; without them the limited run is skipped and the script says so.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ CGROUPS = Path("/sys/fs/cgroup")
 
 
 def simulated_autograder(scratch: Path, python: Path) -> tuple[Path, dict]:
-    """An /autograder tree as Gradescope leaves it after setup.sh (MNIST linked in, not downloaded),
+    """An /autograder tree as Gradescope leaves it after setup.sh (MNIST copied in, not downloaded),
     with the solution as the submission; and the environment whose python3 is ``python``."""
     tree = scratch / "autograder"
     with zipfile.ZipFile(build_bundle(scratch / "bundle")) as archive:
         archive.extractall(tree / "source")
-    (tree / "source" / "data" / "MNIST").mkdir(parents=True)
-    (tree / "source" / "data" / "MNIST" / "raw").symlink_to((mnist_root() / "MNIST" / "raw").resolve())
+    raw = tree / "source" / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in (mnist_root() / "MNIST" / "raw").glob("*.gz"):   # unpacked on first use, as setup.sh leaves them
+        shutil.copy(gz, raw)
     (tree / "submission").mkdir()
     shutil.copy(SOLUTION, tree / "submission" / "cnn.ipynb")
     (tree / "results").mkdir()
@@ -87,19 +91,21 @@ class Container:
             group.rmdir()
 
 
-def grade_once(tree: Path, env: dict, container: Container | None) -> dict:
+def grade_once(tree: Path, env: dict, container: Container | None, isolation: str) -> dict:
     results = tree / "results" / "results.json"
     results.unlink(missing_ok=True)
     started = time.perf_counter()
-    process = subprocess.Popen(["bash", str(tree / "source" / "run_autograder")], env=env, stdout=subprocess.DEVNULL,
+    command = ["bash", str(tree / "source" / "run_autograder"), "--isolation", isolation]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, preexec_fn=container.enter if container else None)
     memory = PeakMemory(process.pid)
     _, stderr = process.communicate()
     memory.stop()
     seconds = time.perf_counter() - started
-    score = json.loads(results.read_text())["score"] if results.is_file() else None
-    figures = {"seconds": seconds, "peak_rss": memory.total, "score": score, "exit": process.returncode,
-               "stderr": stderr.strip().splitlines()[-1:]}
+    written = json.loads(results.read_text()) if results.is_file() else {}
+    isolation = written.get("extra_data", {}).get("provenance", {}).get("isolation", {})
+    figures = {"seconds": seconds, "peak_rss": memory.total, "score": written.get("score"), "exit": process.returncode,
+               "stderr": stderr.strip().splitlines()[-1:], "isolation": isolation.get("mode", "none recorded")}
     if container:
         figures.update(cgroup_peak=container.peak_bytes(), oom_kills=container.oom_kills())
     return figures
@@ -110,26 +116,29 @@ def main() -> None:
     parser.add_argument("--python", type=Path, default=Path(sys.executable), help="the image's python3")
     parser.add_argument("--cpus", type=float, default=0.5)
     parser.add_argument("--memory-mb", type=int, default=768)
+    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "user"), default="user",
+                        help="the sandbox (default: user, the one Gradescope's containers allow)")
     args = parser.parse_args()
     version = subprocess.run([str(args.python), "-c", "import torch; print(torch.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
     print(f"python3: {args.python} (torch {version})")
     with tempfile.TemporaryDirectory() as scratch:
         tree, env = simulated_autograder(Path(scratch), args.python.absolute())
-        baseline = grade_once(tree, env, None)
+        baseline = grade_once(tree, env, None, args.isolation)
         print(f"this machine ({os.cpu_count()} cores, no limit): {baseline['seconds']:5.1f} s, "
-              f"peak {baseline['peak_rss'] / MB:4.0f} MB resident, score {baseline['score']}")
+              f"peak {baseline['peak_rss'] / MB:4.0f} MB resident, score {baseline['score']}, "
+              f"sandbox {baseline['isolation']}")
         if not Container.available():
             print("no writable cgroups here (root and cgroup v1 needed): the limited run is skipped")
             return
         container = Container(args.cpus, args.memory_mb * MB)
         try:
-            limited = grade_once(tree, env, container)
+            limited = grade_once(tree, env, container, args.isolation)
         finally:
             container.remove()
     print(f"container ({args.cpus:g} CPU, {args.memory_mb} MB): {limited['seconds']:5.1f} s, "
           f"peak {limited['peak_rss'] / MB:4.0f} MB resident (cgroup counter {limited['cgroup_peak'] / MB:.0f} MB), "
-          f"score {limited['score']}, out-of-memory kills {limited['oom_kills']}")
+          f"score {limited['score']}, out-of-memory kills {limited['oom_kills']}, sandbox {limited['isolation']}")
     print(f"  time: {limited['seconds'] / baseline['seconds']:.1f}x the baseline, "
           f"{limited['seconds'] / 600:.0%} of Gradescope's 10-minute limit")
     print(f"  memory: {limited['peak_rss'] / (args.memory_mb * MB):.0%} of the container's limit "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -38,6 +39,9 @@ def test_solution_gets_full_marks(tmp_path):
     failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] == "failed"]
     assert failed == [] and results["score"] == TOTAL
     assert "total" in result.stdout and f"{TOTAL}/{TOTAL}" in result.stdout
+    measured = {t["name"]: t["extra_data"]["measured"] for t in results["tests"] if "measured" in t["extra_data"]}
+    assert len(measured) == 3 and all(re.fullmatch(r"0\.\d{3} ≥ 0\.\d\d", m) for m in measured.values())
+    assert all(f"  {m}" in result.stdout and f"passed (measured: {m})" in str(results) for m in measured.values())
 
 
 def test_untouched_release_scores_zero_everywhere(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def test_feedback_pages_stand_alone_and_hide_the_checks(course, interrupted_then
     assert page.external == [] and page.scripts == 0
     assert "Score: 94 / 100" in text and "FC: computes the intended function" in text
     assert "Hint:" in text and "test accuracy" in text and "conv 6 x 28 x 28" in text
+    assert re.search(r"0\.\d{3} ≥ 0\.85", text), "the measured accuracy against its threshold"
     for secret in ("def test_", "assert ", "graded.", "REFERENCES", "t10k"):
         assert secret not in text
 

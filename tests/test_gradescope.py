@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.gradescope.container import cpu_limit, memory_limit
-from autograder.gradescope.run import GRADER_RESERVE, container_settings, find_notebook
+from autograder.platform.container import cpu_limit, memory_limit
+from autograder.platform.grading import GRADER_RESERVE, container_settings, find_notebook
 from autograder.sandbox.process import Limits
 from autograder.submission import SubmissionError
 from conftest import ROOT
@@ -26,8 +26,8 @@ from test_autograder_cli import check_gradescope_schema
 MB = 1024**2
 
 
-def build(out_dir: Path) -> Path:
-    made = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(out_dir)],
+def build(out_dir: Path, *options: str) -> Path:
+    made = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(out_dir), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
     assert "autograder.zip" in made.stdout
@@ -51,6 +51,7 @@ def test_bundle_holds_the_grader_and_release_but_no_solutions(tmp_path):
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         release = nbformat.reads(archive.read("release/cnn/cnn.ipynb").decode(), as_version=4)
         requirements = archive.read("requirements-grading.txt").decode()
+        options = json.loads(archive.read("gradescope.json"))
     assert {"setup.sh", "run_autograder", "autograder/engine.py", "autograder/checks/check_accuracy.py",
             "helpers/data.py"} <= names
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
@@ -58,6 +59,22 @@ def test_bundle_holds_the_grader_and_release_but_no_solutions(tmp_path):
     assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in release.cells)
     assert requirements == (ROOT / "requirements-grading.txt").read_text()
     assert "torch==2.14.1" in requirements and "nbgrader" not in requirements
+    assert modes["autograder/platform/install.sh"] & 0o111
+    assert options == {"visibility": "visible", "stdout_visibility": "hidden", "max_submissions": None,
+                       "per_hours": 24.0}
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--visibility", "sometimes"], "invalid choice: 'sometimes'"),
+    (["--per-hours", "12"], "--per-hours needs --max-submissions"),
+    (["--max-submissions", "0"], "at least 1, not 0"),
+    (["--max-submissions", "3", "--per-hours", "-1"], "a positive number of hours, not -1"),
+])
+def test_bad_bundle_options_get_one_line_and_status_2(tmp_path, options, message):
+    made = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(tmp_path), *options],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 2 and message in made.stderr and "Traceback" not in made.stderr
+    assert not (tmp_path / "autograder.zip").exists()
 
 
 def test_a_rebuild_replaces_the_bundle_in_place(tmp_path):
@@ -122,7 +139,8 @@ def test_the_notebook_to_grade_is_found_or_the_student_told_why(tmp_path):
 def autograder_tree(tmp_path_factory):
     """/autograder after Gradescope unpacked the bundle into source/ and ran setup.sh there."""
     tree = tmp_path_factory.mktemp("autograder")
-    unpack(build(tmp_path_factory.mktemp("bundle")), tree / "source")
+    options = ("--visibility", "after_published", "--stdout-visibility", "after_due_date")
+    unpack(build(tmp_path_factory.mktemp("bundle"), *options), tree / "source")
     raw = tree / "source" / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for gz in (Path(os.environ["MNIST_ROOT"]) / "MNIST" / "raw").glob("*.gz"):
@@ -156,6 +174,10 @@ def test_run_autograder_grades_the_solution(autograder_tree):
     assert run.returncode == 0, run.stderr
     check_gradescope_schema(results)
     assert results["score"] == 100 and results["extra_data"]["accuracies"]["cnn"] >= 0.8
+    assert results["stdout_visibility"] == "after_due_date" and results["output_format"] == "md"
+    assert {(t["visibility"], t["output_format"]) for t in results["tests"]} == {("after_published", "md")}
+    accuracy = [t for t in results["tests"] if "test accuracy" in t["name"]]
+    assert len(accuracy) == 3 and all(t["output"].startswith("**Passed.**\n\nMeasured: `0.") for t in accuracy)
 
 
 @pytest.mark.slow
@@ -164,8 +186,9 @@ def test_run_autograder_grades_a_lone_notebook_of_another_name(autograder_tree, 
     run, results = run_autograder(autograder_tree, {"my work.ipynb": broken, "notes.txt": SOLUTION})
     assert run.returncode == 0, run.stderr
     check_gradescope_schema(results)
-    failed = [t["name"] for t in results["tests"] if t["status"] == "failed"]
-    assert failed == ["FC: computes the intended function"] and results["score"] == 94
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert [t["name"] for t in failed] == ["FC: computes the intended function"] and results["score"] == 94
+    assert "*Hint:*" in failed[0]["output"] and not failed[0]["output"].startswith("**Passed")
 
 
 @pytest.mark.slow
@@ -173,7 +196,7 @@ def test_run_autograder_without_a_notebook_tells_the_student(autograder_tree):
     run, results = run_autograder(autograder_tree, {"cnn.py": SOLUTION})
     assert run.returncode == 0
     assert results == {"score": 0, "output": "Not graded: the submission holds no notebook: upload your cnn.ipynb.",
-                       "tests": []}
+                       "tests": [], "output_format": "md", "stdout_visibility": "after_due_date"}
 
 
 @pytest.mark.slow

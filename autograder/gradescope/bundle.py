@@ -6,33 +6,27 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from ..platform.files import grader_files
 from ..results import atomic_target
-from ..submission import ASSIGNMENT_NOTEBOOK
+from .config import CONFIG_NAME, BundleConfig
 
 HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
 SCRIPTS = ("setup.sh", "run_autograder")       # at the top of the zip, where Gradescope looks
-PACKAGES = ("autograder", "helpers")
-SKIPPED = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 
 def bundle_files() -> dict[str, Path]:
-    """Name in the zip -> file here: the scripts, the grading requirements, both packages, and the
-    release notebook (whose locked cells the grader runs instead of the submission's copies)."""
-    files = {name: HERE / name for name in SCRIPTS}
-    files["requirements-grading.txt"] = ROOT / "requirements-grading.txt"
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*")):
-            if path.is_file() and not set(path.relative_to(ROOT).parts) & set(SKIPPED) and path.suffix != ".pyc":
-                files[path.relative_to(ROOT).as_posix()] = path
-    files[ASSIGNMENT_NOTEBOOK.relative_to(ROOT).as_posix()] = ASSIGNMENT_NOTEBOOK
-    return files
+    """Name in the zip -> file here: the two scripts and what grading needs."""
+    return {**{name: HERE / name for name in SCRIPTS}, **grader_files()}
 
 
-def build_bundle(out_dir: Path) -> Path:
-    """Write ``out_dir/autograder.zip`` (atomically: a failed build leaves any earlier zip intact)."""
+def build_bundle(out_dir: Path, config: BundleConfig | None = None) -> Path:
+    """Write ``out_dir/autograder.zip`` with the instructor's options (atomically: a failed build leaves
+    any earlier zip intact)."""
     target = out_dir / "autograder.zip"
     with atomic_target(target) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, path in bundle_files().items():
-            archive.write(path, name)  # keeps the mode bits: the two scripts stay executable
+            archive.write(path, name)  # keeps the mode bits: the scripts stay executable
+        options = zipfile.ZipInfo(CONFIG_NAME, date_time=(1980, 1, 1, 0, 0, 0))  # a fixed time: same options, same zip
+        options.external_attr = 0o644 << 16
+        archive.writestr(options, (config or BundleConfig()).to_json(), zipfile.ZIP_DEFLATED)
     return target

@@ -1,4 +1,4 @@
-"""The memory and CPU a container grants, read from its cgroup (Docker sets both for Gradescope)."""
+"""The memory and CPU a container grants, read from its cgroup (Docker sets both for Gradescope and PrairieLearn)."""
 
 from __future__ import annotations
 

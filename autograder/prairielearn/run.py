@@ -1,0 +1,44 @@
+"""Grade one PrairieLearn submission: ``run_grader`` calls ``python3 -m autograder.prairielearn.run ROOT``.
+
+ROOT is PrairieLearn's ``/grade``: the student's files are in ``ROOT/student``, the grader in
+``ROOT/tests`` and the results go to ``ROOT/results/results.json``. Whatever happens, a results file is
+written and the exit status is 0: PrairieLearn throws the results away when the entry point fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..platform.grading import close_to_sandbox, grade_upload
+from ..results import write_json_atomically
+from . import results
+
+HIDDEN = ("tests", "student", "serverFilesCourse", "data", "results")   # everything PrairieLearn mounts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m autograder.prairielearn.run", description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, nargs="?", default=Path("/grade"))
+    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "user"), default="auto",
+                        help="the sandbox to use (default: the strongest this container allows)")
+    args = parser.parse_args(argv)
+    try:
+        (args.root / "results").mkdir(parents=True, exist_ok=True)   # PrairieLearn does not create it
+        close_to_sandbox([args.root, *(args.root / name for name in HIDDEN)])
+        outcome = grade_upload(args.root / "student", args.isolation)
+        written = results.results_of(outcome)
+    except OSError as error:  # the folders cannot be closed: grading would expose them to the sandbox
+        print(f"autograder: cannot grade: {error}", file=sys.stderr)
+        written = results.fault()
+    write_json_atomically(args.root / "results" / "results.json", written)
+    if outcome_text := written.get("format_errors"):
+        print(f"autograder: not graded: {outcome_text[0]}", file=sys.stderr)
+    else:
+        print(written["output"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
