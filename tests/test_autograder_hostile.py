@@ -108,6 +108,6 @@ def test_student_code_sees_neither_data_nor_grader(tmp_path):
     path = edited(RELEASE, tmp_path, "spy", {"fc_params": [("raise NotImplementedError()", spy)]})
     results, out, _ = grade(path, tmp_path)
     line = next(l for l in out.splitlines() if "SPY" in l)
-    assert "'cwd': ['harness.py', 'helpers']" in line
+    assert "'cwd': ['harness', 'helpers']" in line
     assert "'mnist': '/nonexistent'" in line and "'grader_importable': False" in line
     assert results["score"] == 0
