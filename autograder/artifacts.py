@@ -21,6 +21,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export.graph_signature import InputKind
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
+from .datapath import AFFINE, DataPath, affine_kinds, data_path, parameters_on
 from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
 from .sandbox.harness.contract import GRAPH_PARTS, graph_record
 
@@ -208,9 +209,6 @@ def _propagate_shapes(program: torch.export.ExportedProgram, input_shape: tuple[
         raise ArtifactError(f"the exported graph's shapes do not add up ({type(error).__name__})") from None
 
 
-AFFINE = {"conv2d": "conv", "linear": "linear"}     # the layers whose weights the structure is made of
-
-
 def _arguments(node: torch.fx.Node) -> dict:
     """A call's arguments by name, defaults filled in from the operator's schema (any overload)."""
     values = {}
@@ -250,12 +248,16 @@ class ExportedModel:
             raise ArtifactError(self.too_costly)
         return self.program.module()
 
-    def parameter_count(self) -> int:
-        """Values of the parameters the graph computes with (a parameter it never uses does not count)."""
-        used = {node.name for node in self.program.graph.nodes if node.op == "placeholder" and node.users}
-        parameters = {name for placeholder, name in self.program.graph_signature.inputs_to_parameters.items()
-                      if placeholder in used}
-        return sum(self.program.state_dict[name].numel() for name in parameters)
+    def path(self, what: str) -> DataPath:
+        """The steps from the input to the output (computed once)."""
+        if not hasattr(self, "_path"):
+            self._path = data_path(self.program, what)
+        return self._path
+
+    def parameter_count(self, what: str) -> int:
+        """Values of the parameters the data's path computes with (a parameter used elsewhere, or nowhere,
+        does not count)."""
+        return sum(self.program.state_dict[name].numel() for name in parameters_on(self.path(what), self.program))
 
     def affine_layers(self) -> list[dict]:
         """The convolutions and linear layers in the order the forward pass calls them (any overload):
@@ -279,9 +281,12 @@ class ExportedModel:
         return layers
 
     def structure_problem(self, name: str, convolutions: int, linears: int) -> str | None:
-        """How the graph's layers differ from the intended structure (``convolutions`` convolution layers,
-        then ``linears`` linear layers), or None; the widths are free."""
-        kinds = [layer["kind"] for layer in self.affine_layers()]
+        """How the layers on the data's path differ from the intended structure (``convolutions``
+        convolution layers, then ``linears`` linear layers), or None; the widths are free."""
+        path = self.path(name)
+        if path.problem:
+            return path.problem
+        kinds = affine_kinds(path)
         found = (kinds.count("conv"), kinds.count("linear"))
         if found != (convolutions, linears):
             return (f"{name} should have {convolutions} convolution and {linears} linear layers; "

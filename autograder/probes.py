@@ -112,6 +112,7 @@ class LoopEffect:
     training: Training
     epochs_trained: int
     evaluation: Evaluation | None
+    returned: int                     # how many accuracies train_model returned
 
 
 def _same(found: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], tolerance: float) -> bool:
@@ -131,7 +132,8 @@ def explain_loop(problem: ProbeProblem, weights: dict[str, torch.Tensor], accura
             if training is not Training.NO_UPDATE and trained == 0:
                 continue  # an unchanged network is the NO_UPDATE explanation
             if _same(weights, states[trained], tolerance):
-                return LoopEffect(training, trained, _explain_accuracies(problem, states, accuracies))
+                return LoopEffect(training, trained, _explain_accuracies(problem, states, accuracies),
+                                  len(accuracies or []))
     return None
 
 

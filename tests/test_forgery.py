@@ -487,17 +487,6 @@ ATTACKERS = {
 }
 
 # Attackers that currently earn more than their answers: each is a hole in the grader, kept visible.
-KNOWN_HOLES = {
-    "seed_from_memory": (
-        "3 points (opt): with no graph of model_fc, the optimizer check takes the parameter shapes from the "
-        "forged record itself, and -0.1 x the probe gradient is computable from the seed, which the sandbox "
-        "reads from memory"),
-    "decoy_layers": (
-        "46 points (parameter counts, filters, layer shapes, accuracy): these read the graph's inventory of "
-        "operators, not the path of the data; layers called on zeros count, and one linear layer learns MNIST"),
-}
-
-
 def build(base, folder, name: str, cells: dict[str, str | None], answers: bool = True):
     """``base`` with the answer cells in ``cells`` replaced (``None``: built here), and the three
     parameter-count answers copied from the solution when ``answers``."""
@@ -542,8 +531,7 @@ def graded(path, mnist):
     return verdict
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_HOLES[name]))
-                                  if name in KNOWN_HOLES else name for name in ATTACKERS])
+@pytest.mark.parametrize("name", list(ATTACKERS))
 def test_forger_earns_only_its_answers(name, mnist, tmp_path):
     verdict = graded(build(RELEASE, tmp_path, name, ATTACKERS[name]), mnist)
     unearned = [c.name for c in verdict.checks if c.passed and not c.name.startswith(ANSWER_CHECK)]

@@ -26,8 +26,11 @@ def _describe(shapes):
 def test_layer_shapes(graded, model):
     """Shapes the grader propagated itself; reported even for a graph too costly to run."""
     spec = MODELS[model]
-    found = graded.graph(spec).layer_shapes(SHAPED_LAYERS)
+    graph = graded.graph(spec)
+    found = graph.layer_shapes(SHAPED_LAYERS)
     graded.layers[model] = [[kind, list(shape)] for kind, shape in found]
+    problem = graph.path(spec.name).problem
+    assert not problem, problem
     expected = list(spec.layer_shapes)
     assert found == expected, f"{spec.name} layers should output [{_describe(expected)}]; yours: [{_describe(found)}]"
 

@@ -17,7 +17,7 @@ def test_parameter_count(graded, model):
     graph = graded.graph(spec)
     problem = graph.structure_problem(spec.name, spec.convolutions, spec.linears)
     assert not problem, problem
-    found = graph.parameter_count()
+    found = graph.parameter_count(spec.name)
     assert found == spec.parameters, f"{spec.name} should have {spec.parameters} parameters, yours has {found}"
 
 
