@@ -23,9 +23,9 @@ from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
 from .datapath import AFFINE, DataPath, affine_kinds, data_path, parameters_on
 from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
-from .sandbox.harness.contract import GRAPH_PARTS, graph_record
+from .sandbox.harness.contract import GRAPH_PARTS, RECORD_BYTES, graph_record
 
-MAX_ARTIFACT_BYTES = 64 * 1024**2
+MAX_ARTIFACT_BYTES = RECORD_BYTES       # no file can be larger than the record it came in
 MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, never a table of data
 MAX_NODES = 200                 # the reference models have at most 25 operator calls
 COST_FACTOR = 4                 # a graph may cost this many times the reference's compute and memory
@@ -173,7 +173,7 @@ class GraphCost:
     flops: int           # multiply-adds count twice; other operators one per element touched
     elements: int        # values produced by all operators together: the memory autograd keeps
 
-    def exceeds(self, limit: "GraphCost") -> bool:
+    def exceeds(self, limit: GraphCost) -> bool:
         return self.flops > limit.flops or self.elements > limit.elements
 
 

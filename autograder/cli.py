@@ -16,11 +16,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from helpers.data import MNISTNotFoundError
+
 from .engine import grade
+from .failures import GraderError, one_line, report
 from .gradescope.config import VISIBILITIES, BundleConfig, ConfigError
 from .prairielearn.question import DEFAULT_IMAGE, DEFAULT_TIMEOUT, QuestionError, write_question
 from .results import write_json_atomically
-from .sandbox.isolation import MODES
+from .sandbox.isolation import MODES, Mode
 from .similarity.pairs import Review
 
 
@@ -28,13 +31,13 @@ def _isolation_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--isolation", choices=("auto", *MODES), default="auto",
                        help="how to confine the student's code (default: the strongest available)")
-    group.add_argument("--no-isolation", dest="isolation", action="store_const", const="none",
+    group.add_argument("--no-isolation", dest="isolation", action="store_const", const=Mode.NONE.value,
                        help="run the student's code unconfined, as your own user (debugging only)")
 
 
 def isolation_of(args: argparse.Namespace) -> str:
     """The requested mode, with a warning when it is no isolation at all."""
-    if args.isolation == "none":
+    if args.isolation == Mode.NONE:
         print("autograder: WARNING: grading without isolation: the submission's code runs as your user, "
               "with your files and network", file=sys.stderr)
     return args.isolation
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ConfigError, QuestionError) as error:
         print(f"autograder: {error}", file=sys.stderr)
-    except (OSError, RuntimeError) as error:  # MNISTNotFoundError is a RuntimeError
-        print(f"autograder: cannot grade: {error}", file=sys.stderr)
+    except (GraderError, OSError, MNISTNotFoundError) as error:  # the reason says what to do
+        print(f"autograder: cannot grade: {one_line(error)}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - any other failure: one line here, the traceback in a log
+        print(f"autograder: {report(error, Path.cwd())}", file=sys.stderr)
     return 2

@@ -15,7 +15,7 @@ from .assignment import ModelSpec
 from .report import Report, load_report
 from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_weights_record
 from .sandbox.harness.problems import second_batch
-from .sandbox.process import SandboxRun
+from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
 
 
@@ -76,9 +76,9 @@ class GradingContext:
     def ended_reason(self) -> str:
         if self.unreadable:
             return self.unreadable
-        if self.run.ended == "finished":
+        if self.run.ended == Ending.FINISHED:
             return "an earlier step failed"
-        return f"the notebook's code {self.run.ended} before this step"
+        return f"the notebook's code {self.run.ended.value} before this step"
 
     def graph(self, spec: ModelSpec, key: str | None = None, what: str | None = None,
               batch: int = EXPORT_BATCH) -> ExportedModel:

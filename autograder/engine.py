@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .results import Verdict
 from .sandbox.exposure import sensitive_paths
-from .sandbox.isolation import choose_mode
+from .sandbox.isolation import Mode, choose_mode
 from .sandbox.process import SandboxProcess
 from .settings import Settings
 from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
@@ -32,7 +32,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     sha256 = file_sha256(path)
     seed = probe_seed(settings.seed, sha256 or "")
     private = []
-    if mode == "user":  # only permissions and Landlock guard the data there: it is checked before the sandbox starts
+    if mode == Mode.USER:  # only permissions and Landlock guard the data there: it is checked before the sandbox starts
         from helpers.data import mnist_root
 
         private = sensitive_paths(path, mnist_root())

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .sandbox.harness.contract import (ERROR_KEPT, LOOP_EPOCHS, MAX_ACCURACIES, MAX_COUNT, MAX_PHASES,
-                                       OPTIMIZER_CHOICES, OUTPUT_KEPT)
+from .sandbox.harness.contract import (
+    ERROR_KEPT,
+    LOOP_EPOCHS,
+    MAX_ACCURACIES,
+    MAX_COUNT,
+    MAX_PHASES,
+    OPTIMIZER_CHOICES,
+    OUTPUT_KEPT,
+)
 
 MAX_REPORT_BYTES = 8 * 1024**2
 

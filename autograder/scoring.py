@@ -13,11 +13,12 @@ import pytest
 
 from .assignment import MODELS
 from .context import GradingContext, MnistTensors
+from .paths import CHECKS
 from .results import CheckResult, Verdict
-from .sandbox.process import SandboxRun
+from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
 
-CHECKS_DIR = Path(__file__).with_name("checks")
+CHECKS_DIR = CHECKS
 # The order in which results are reported: cheap facts first, training last.
 CHECK_FILES = ["check_parameters.py", "check_architecture.py", "check_setup.py", "check_training_loop.py",
                "check_accuracy.py"]
@@ -83,10 +84,10 @@ def run_checks(context: GradingContext) -> list[CheckResult]:
 
 def _notes(context: GradingContext) -> list[str]:
     run, notes = context.run, []
-    if run.ended not in ("finished", "not run"):
+    if run.ended not in (Ending.FINISHED, Ending.NOT_RUN):
         phases = list(context.report.get("phases", {}))
         where = f"in the step after '{excerpt(phases[-1], 60)}'" if phases else "in its first cell"
-        notes.append(f"the submission's code {run.ended} {where} ({run.seconds:.0f} s in): the checks that need "
+        notes.append(f"the submission's code {run.ended.value} {where} ({run.seconds:.0f} s in): the checks that need "
                      "that step or a later one score 0")
     if run.channel_problem:
         notes.append(f"the grader stopped reading the sandbox's output: {run.channel_problem}")
@@ -103,7 +104,7 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
           mnist: MnistTensors, started: float, seed: int) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read)."""
     if run is None:
-        run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, "not run", 0.0)
+        run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
         context = GradingContext(run, settings, mnist, seed, unreadable=unreadable, answer_sources=answers)
         notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))][:MAX_NOTES]

@@ -30,3 +30,4 @@ class Settings:
     tolerance: float = 1e-4          # relative tolerance when comparing outputs, weights and losses
     accuracy: AccuracyBudget = field(default_factory=AccuracyBudget)
     limits: Limits = field(default_factory=Limits)
+    submission_seconds: float = 600.0  # a batch's whole grading of one submission, sandbox and checks together

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 
 from .assignment import MODELS, OTHER_CNN_FILTERS, STUDENT_MODULES
+from .paths import RELEASE_NOTEBOOK
 
-ASSIGNMENT_NOTEBOOK = Path(__file__).resolve().parents[1] / "release" / "cnn" / "cnn.ipynb"
 SKIP_TAG = "skip-grading"
 MAX_NOTEBOOK_BYTES = 500 * 1024**2   # no real notebook is this large; outputs play no part in grading
 
@@ -56,7 +56,7 @@ def build_program(answers: dict[str, str]) -> list[dict]:
     """The cells to run, in the assignment's order: the student's answer cells and the assignment's
     own (locked) code cells, taken from the release, not from the submission, so edits to them do not
     count. Test cells and cells tagged ``skip-grading`` (data, training, figures, widgets) are left out."""
-    template = nbformat.read(ASSIGNMENT_NOTEBOOK, as_version=4)
+    template = nbformat.read(RELEASE_NOTEBOOK, as_version=4)
     cells = []
     for cell in template.cells:
         meta = cell.metadata.get("nbgrader", {})

@@ -7,20 +7,18 @@ import hashlib
 from pathlib import Path
 
 from . import __version__
-
-PACKAGE = Path(__file__).resolve().parent
-RELEASE_NOTEBOOK = PACKAGE.parent / "release" / "cnn" / "cnn.ipynb"
+from .paths import HELPERS, PACKAGE, RELEASE_NOTEBOOK, ROOT
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def grader_version() -> str:
     """The release number and a digest of everything that decides a grade: the grader's code, the
     student-facing helpers the sandbox imports, and the release notebook whose given cells it runs."""
     digest = hashlib.sha256()
-    sources = sorted(PACKAGE.rglob("*.py")) + sorted((PACKAGE.parent / "helpers").glob("*.py")) + [RELEASE_NOTEBOOK]
+    sources = sorted(PACKAGE.rglob("*.py")) + sorted(HELPERS.glob("*.py")) + [RELEASE_NOTEBOOK]
     for path in sources:
         if path.is_file():
-            digest.update(str(path.relative_to(PACKAGE.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{__version__}+{digest.hexdigest()[:12]}"
 
 

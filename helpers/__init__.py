@@ -2,8 +2,7 @@
 the self-check of the parameter-count answers."""
 
 from .answers import check_arithmetic_answer
-from .data import (FlattenImage, MNISTNotFoundError, load_mnist, load_mnist_pixels, mnist_root,
-                   pixels_to_float)
+from .data import FlattenImage, MNISTNotFoundError, load_mnist, load_mnist_pixels, mnist_root, pixels_to_float
 from .drawing_pad import DrawingPad
 from .images import load_blackwhite_image, visualize_convolution
 from .training import accuracy, count_parameters, seed_everything

@@ -8,8 +8,8 @@ an existing copy is used as it is and a missing one is downloaded where the inte
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 from torchvision import datasets
@@ -27,7 +27,7 @@ def mnist_root() -> Path:
     return Path(os.environ.get(ROOT_VARIABLE) or DEFAULT_ROOT).expanduser()
 
 
-def load_mnist(train: bool, transform: Optional[Callable] = None) -> datasets.MNIST:
+def load_mnist(train: bool, transform: Callable | None = None) -> datasets.MNIST:
     """The MNIST training (60000 images) or test (10000 images) set from :func:`mnist_root`.
 
     Downloads it when it is missing; raises :class:`MNISTNotFoundError` with a short hint on what

@@ -12,8 +12,6 @@ image, which is exactly what the model receives.
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import numpy as np
 import torch
 from PIL import Image
@@ -76,8 +74,8 @@ class DrawingPad:
     def __init__(
         self,
         size: tuple[int, int] = (28, 28),
-        model: Optional[nn.Module] = None,
-        device: Union[str, torch.device] = "cpu",
+        model: nn.Module | None = None,
+        device: str | torch.device = "cpu",
         scale: int = 10,
         brush_radius: float = 1.0,
     ) -> None:
@@ -91,8 +89,8 @@ class DrawingPad:
         self.scale = int(scale)
         self.brush_radius = float(brush_radius)
         self.pixels = np.zeros(self.size, dtype=np.float64)
-        self._last_point: Optional[tuple[float, float]] = None
-        self.prediction: Optional[tuple[int, np.ndarray]] = None  # the last (digit, probabilities) shown
+        self._last_point: tuple[float, float] | None = None
+        self.prediction: tuple[int, np.ndarray] | None = None  # the last (digit, probabilities) shown
         self._widget = None
 
     # ---- drawing logic (grid coordinates: x is the column, y the row) ----

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from scipy.signal import convolve2d
 
 
-def load_blackwhite_image(path: Union[str, Path]) -> np.ndarray:
+def load_blackwhite_image(path: str | Path) -> np.ndarray:
     """Load an image file as a 2-D grey-level array of floats in [0, 1] (colour images are converted)."""
     path = Path(path)
     if not path.is_file():

@@ -24,8 +24,9 @@ from peak_memory import MB, PeakMemory
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from submissions import RELEASE, SOLUTION, edited  # noqa: E402
 from test_autograder_bugs import BUGS  # noqa: E402
+
+from submissions import RELEASE, SOLUTION, edited  # noqa: E402
 
 # Out of every ten: five solutions, four single-bug variants, one release nobody worked on.
 PATTERN = ["solution", "bug", "solution", "bug", "solution", "bug", "solution", "bug", "solution", "release"]

@@ -35,7 +35,7 @@ class PeakMemory:
             for child in child_pids(self.pid):
                 self.per_child[child] = max(self.per_child.get(child, 0), tree_resident_bytes(child))
 
-    def stop(self) -> "PeakMemory":
+    def stop(self) -> PeakMemory:
         self._stopped.set()
         self._thread.join()
         return self

@@ -17,13 +17,12 @@ import nbformat
 import pytest
 import torch
 
-from submissions import RELEASE, SOLUTION
-
 from autograder.context import MnistTensors
 from autograder.engine import grade
 from autograder.probes import Evaluation, Training, accuracy, trajectory
 from autograder.sandbox.harness.problems import probe_problem
 from autograder.sandbox.isolation import IsolationUnavailable, choose_mode
+from submissions import RELEASE, SOLUTION
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_autograder_cli import check_gradescope_schema
 
 from autograder.platform.container import cpu_limit, memory_limit
 from autograder.platform.grading import GRADER_RESERVE, container_settings, find_notebook
@@ -21,7 +22,6 @@ from autograder.sandbox.process import Limits
 from autograder.submission import SubmissionError
 from conftest import ROOT
 from submissions import SOLUTION, edited
-from test_autograder_cli import check_gradescope_schema
 
 MB = 1024**2
 

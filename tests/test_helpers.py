@@ -18,8 +18,6 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
 from conftest import SOURCE_DIR
-from quick_model import train_quick_model
-from helpers.drawing_pad import mnist_preprocess
 from helpers import (
     DrawingPad,
     FlattenImage,
@@ -35,6 +33,8 @@ from helpers import (
     seed_everything,
     visualize_convolution,
 )
+from helpers.drawing_pad import mnist_preprocess
+from quick_model import train_quick_model
 
 
 # ---- accuracy, counting, seeding ----
@@ -349,7 +349,7 @@ def test_preprocess_fits_the_ink_in_20_pixels_and_puts_its_mass_at_the_centre():
     pad = DrawingPad((28, 28))
     pad.stroke([(3.0, 3.0), (3.0, 12.0)])                # a short vertical bar in the top-left corner
     image = pad.model_input()
-    assert image.shape == (28, 28) and 0.0 <= image.min() and image.max() <= 1.0
+    assert image.shape == (28, 28) and image.min() >= 0.0 and image.max() <= 1.0
     height, width = ink_extent(image)
     assert height == 20 and width < 8                    # longer side 20 pixels, aspect ratio kept
     np.testing.assert_allclose(ink_center(image), [14.0, 14.0], atol=0.5)

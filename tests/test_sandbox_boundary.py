@@ -13,9 +13,6 @@ import torch
 from torch import nn
 from torch._export.serde.serialize import serialize
 
-from conftest import ROOT
-from submissions import RELEASE, edited
-
 from autograder.artifacts import ArtifactError, GraphCost, graph_cost, load_exported, load_tensors
 from autograder.assignment import MODELS
 from autograder.reference import REFERENCES
@@ -24,6 +21,8 @@ from autograder.sandbox.channel import ChannelReader
 from autograder.sandbox.isolation import PROJECT, bubblewrap_argv
 from autograder.sandbox.process import HARNESS, HELPERS
 from autograder.training import reinitialise
+from conftest import ROOT
+from submissions import RELEASE, edited
 
 VALID = {"phases": {"answers": {"output": "", "output_dropped": 0, "seconds": 0.1}},
          "criterion": {"type": "x.CrossEntropyLoss", "value": 2.3},

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from autograder.sandbox.isolation import SANDBOX_UIDS, IsolationUnavailable, choose_mode, world_writable_folders
 from conftest import ROOT, SHARED_MNIST
 from submissions import RELEASE, SOLUTION, edited
-
-from autograder.sandbox.isolation import SANDBOX_UIDS, IsolationUnavailable, choose_mode, world_writable_folders
 
 pytestmark = pytest.mark.slow
 

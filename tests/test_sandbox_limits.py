@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cells import run_cell
-
 from autograder.sandbox.isolation import SANDBOX_UIDS, bytes_stored_by, remove_files_of
 from autograder.sandbox.process import Limits, held_file_bytes
+from sandbox_cells import run_cell
 
 MB = 1024**2
 FILL = """

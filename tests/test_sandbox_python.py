@@ -5,7 +5,6 @@ interpreter in a private folder) the grader says so in one line before grading."
 from __future__ import annotations
 
 import json
-import os
 import site
 import subprocess
 import sys

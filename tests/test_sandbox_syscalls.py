@@ -8,10 +8,9 @@ import sys
 
 import pytest
 
-from sandbox_cells import MODES, run_cell
-
 from autograder.sandbox.harness import syscalls
 from autograder.sandbox.isolation import PROJECT
+from sandbox_cells import MODES, run_cell
 
 LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
 # Each attempt prints NAME=outcome: 'ok' if the call succeeded, else the errno's name.

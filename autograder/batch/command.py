@@ -40,7 +40,7 @@ def batch(course: Path, assignment: str, jobs: int, csv_path: Path | None, force
         advance(outcome)
 
     choose_mode(isolation)  # fail now, with the reason, rather than once per submission
-    outcomes = grade_all(submissions, jobs, force, done, isolation)
+    outcomes = grade_all(submissions, jobs, force, done, isolation, log_folder=course)
     write_grades_csv(csv_path or course / f"{assignment}_grades.csv", outcomes)
     recorded = record_scores(f"sqlite:///{(course / 'gradebook.db').resolve()}", assignment, assignment, outcomes)
     graded = [o for o in outcomes if o.results is not None]

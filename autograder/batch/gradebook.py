@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 from nbgrader.api import Grade, Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning

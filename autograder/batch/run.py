@@ -9,23 +9,25 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from tqdm import tqdm
 
+from ..failures import LOG_NAME
+from ..paths import ROOT
+from ..settings import Settings
 from .discover import Submission
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
 class Outcome:
     submission: Submission
-    results: Optional[dict]        # Gradescope-schema results, None when grading failed
+    results: dict | None        # Gradescope-schema results, None when grading failed
     error: str = ""                # why grading failed (the grader could not run)
     skipped: bool = False          # graded by an earlier run
     seconds: float = 0.0           # wall time of this run's grading (0 when skipped)
@@ -39,15 +41,17 @@ class Worker:
     """A grading process (``autograder.batch.worker``) kept for many submissions, started when first
     needed and again after it was stopped or died."""
 
-    def __init__(self, threads: int, isolation: str) -> None:
-        self.threads, self.isolation = threads, isolation
+    def __init__(self, threads: int, isolation: str, log_folder: Path) -> None:
+        self.threads, self.isolation, self.log = threads, isolation, log_folder / LOG_NAME
         self.process: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
+        """The process, its errors appended to the course's log (a traceback must outlive the process)."""
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
-        return subprocess.Popen([sys.executable, "-m", "autograder.batch.worker", self.isolation], cwd=ROOT, env=env, text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        with open(self.log, "a") as errors:
+            return subprocess.Popen([sys.executable, "-m", "autograder.batch.worker", self.isolation,
+                                     str(self.log.parent)], cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=errors, start_new_session=True)
 
     def grade(self, submission: Submission, timeout: float) -> Outcome:
         """Grade one submission; its results file appears atomically."""
@@ -74,7 +78,7 @@ class Worker:
     def _died(self, submission: Submission) -> Outcome:
         status = self.process.wait()
         self.process = None
-        return Outcome(submission, None, f"the grading process died (exit status {status})")
+        return Outcome(submission, None, f"the grading process died (exit status {status}); its last words are in {self.log}")
 
     def stop(self) -> None:
         """Kill the process at once (its sandbox dies with it); the next submission starts a new one."""
@@ -93,7 +97,8 @@ def grade_all(
     force: bool,
     on_done: Callable[[Outcome], None],
     isolation: str = "auto",
-    timeout: float = 600.0,
+    timeout: float = Settings().submission_seconds,
+    log_folder: Path | None = None,
 ) -> list[Outcome]:
     """Grade what is not graded yet (everything with ``force``), ``jobs`` at a time, in student order."""
     outcomes: dict[str, Outcome] = {}
@@ -105,7 +110,8 @@ def grade_all(
             on_done(outcomes[submission.student])
         else:
             todo.append(submission)
-    workers = [Worker(_threads_per_job(jobs), isolation) for _ in range(min(jobs, len(todo)))]
+    log_folder = log_folder or Path(tempfile.gettempdir())
+    workers = [Worker(_threads_per_job(jobs), isolation, log_folder) for _ in range(min(jobs, len(todo)))]
     idle: queue.Queue[Worker] = queue.Queue()
     for worker in workers:
         idle.put(worker)

@@ -5,7 +5,7 @@ this process only scores artifacts, so nothing of one submission reaches the nex
 Protocol: one JSON object per line on stdin (``{"notebook": ..., "results": ...}``), one reply per
 line on stdout (``{"results": {...}}`` once the results file is written, or ``{"error": why}``).
 
-    python -m autograder.batch.worker ISOLATION
+    python -m autograder.batch.worker ISOLATION [LOG_FOLDER]
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from pathlib import Path
 
 from ..context import MnistTensors
 from ..engine import grade
+from ..failures import report
 from ..results import write_json_atomically
 
 
 def main() -> None:
     replies, sys.stdout = sys.stdout, sys.stderr  # stdout carries replies only
     isolation = sys.argv[1] if len(sys.argv) > 1 else "auto"
+    log_folder = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     mnist = MnistTensors()
     for line in sys.stdin:
         request = json.loads(line)
@@ -29,8 +31,8 @@ def main() -> None:
             results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation).gradescope()
             write_json_atomically(Path(request["results"]), results)
             reply = {"results": results}
-        except (OSError, RuntimeError) as error:  # the grader cannot run (MNIST missing, disk full)
-            reply = {"error": str(error).splitlines()[0] if str(error) else type(error).__name__}
+        except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only
+            reply = {"error": report(error, log_folder)}
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
 

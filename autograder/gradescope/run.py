@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..platform.grading import close_to_sandbox, grade_upload
 from ..results import write_json_atomically
+from ..sandbox.isolation import Mode
 from . import present
 from .config import BundleConfig, ConfigError, load_config
 from .ratelimit import MetadataError, over_limit, read_metadata
@@ -34,7 +35,7 @@ def limited(root: Path, config: BundleConfig) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m autograder.gradescope.run", description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, nargs="?", default=Path("/autograder"))
-    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "user"), default="auto",
+    parser.add_argument("--isolation", choices=("auto", Mode.BUBBLEWRAP.value, Mode.USER.value), default="auto",
                         help="the sandbox to use (default: the strongest this container allows)")
     args = parser.parse_args(argv)
     root, results = args.root, args.root / "results" / "results.json"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..submission import ASSIGNMENT_NOTEBOOK
+from ..paths import GRADING_REQUIREMENTS, RELEASE_NOTEBOOK, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("autograder", "helpers")
 SKIPPED = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
@@ -14,10 +13,10 @@ SKIPPED = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 def grader_files() -> dict[str, Path]:
     """Relative name -> file here: the grading requirements, both packages, and the release notebook
     (whose locked cells the grader runs instead of the submission's copies); no solutions, no tests."""
-    files = {"requirements-grading.txt": ROOT / "requirements-grading.txt"}
+    files = {GRADING_REQUIREMENTS.name: GRADING_REQUIREMENTS}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*")):
             if path.is_file() and not set(path.relative_to(ROOT).parts) & set(SKIPPED) and path.suffix != ".pyc":
                 files[path.relative_to(ROOT).as_posix()] = path
-    files[ASSIGNMENT_NOTEBOOK.relative_to(ROOT).as_posix()] = ASSIGNMENT_NOTEBOOK
+    files[RELEASE_NOTEBOOK.relative_to(ROOT).as_posix()] = RELEASE_NOTEBOOK
     return files

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..failures import report
+from ..paths import RELEASE_NOTEBOOK
 from ..results import Verdict
 from ..sandbox.process import Limits
 from ..settings import Settings
-from ..submission import ASSIGNMENT_NOTEBOOK, SubmissionError, read_answers
+from ..submission import SubmissionError, read_answers
 from .container import cpu_limit, memory_limit
 
 MB = 1024**2
@@ -35,7 +38,7 @@ class Outcome:
     fault: str = ""
 
 
-def find_notebook(folder: Path, name: str = ASSIGNMENT_NOTEBOOK.name) -> Path:
+def find_notebook(folder: Path, name: str = RELEASE_NOTEBOOK.name) -> Path:
     """The notebook to grade: the one called ``name``, or else the only notebook uploaded."""
     notebooks = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     named = [p for p in notebooks if p.name == name]
@@ -90,5 +93,6 @@ def grade_upload(folder: Path, isolation: str = "auto") -> Outcome:
         return Outcome(verdict=grade(notebook, container_settings(memory, cpus), overlap=overlap,
                                      isolation=isolation))
     except Exception as error:  # noqa: BLE001 - whatever stops the grader, the student must get a result
-        print(f"autograder: cannot grade: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"autograder: {report(error)}", file=sys.stderr)
+        traceback.print_exception(type(error), error, error.__traceback__)  # the platform keeps the output
         return Outcome(fault=str(error))

@@ -10,9 +10,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from ..paths import RELEASE_NOTEBOOK
 from ..platform.files import grader_files
 from ..results import write_text_atomically
-from ..submission import ASSIGNMENT_NOTEBOOK
 
 HERE = Path(__file__).parent
 ENTRYPOINT = "run_grader"
@@ -22,10 +22,10 @@ MAX_TIMEOUT = 600         # PrairieLearn's own ceiling
 IMAGE_MNIST = "/opt/mnist"
 
 QUESTION_HTML = f"""<pl-question-panel>
-  <p>Upload your completed notebook <code>{ASSIGNMENT_NOTEBOOK.name}</code>. The hidden autograder runs your answer
+  <p>Upload your completed notebook <code>{RELEASE_NOTEBOOK.name}</code>. The hidden autograder runs your answer
   cells in a sandbox, checks your models, your training loop and your answers, and trains your three networks
   for a short, fixed budget; it takes a minute or two. Every lost point comes with its reason.</p>
-  <pl-file-upload file-names="{ASSIGNMENT_NOTEBOOK.name}"></pl-file-upload>
+  <pl-file-upload file-names="{RELEASE_NOTEBOOK.name}"></pl-file-upload>
 </pl-question-panel>
 
 <pl-submission-panel>

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..platform.grading import close_to_sandbox, grade_upload
 from ..results import write_json_atomically
+from ..sandbox.isolation import Mode
 from . import results
 
 HIDDEN = ("tests", "student", "serverFilesCourse", "data", "results")   # everything PrairieLearn mounts
@@ -21,7 +22,7 @@ HIDDEN = ("tests", "student", "serverFilesCourse", "data", "results")   # everyt
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m autograder.prairielearn.run", description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, nargs="?", default=Path("/grade"))
-    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "user"), default="auto",
+    parser.add_argument("--isolation", choices=("auto", Mode.BUBBLEWRAP.value, Mode.USER.value), default="auto",
                         help="the sandbox to use (default: the strongest this container allows)")
     args = parser.parse_args(argv)
     try:

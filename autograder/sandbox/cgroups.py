@@ -14,8 +14,8 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path("/sys/fs/cgroup")
 NEEDED = {"memory", "pids"}
@@ -66,7 +66,7 @@ def group_for(name: str, memory_bytes: int, processes: int, root: Path = ROOT,
     group = None
     if base is not None:
         try:
-            if NEEDED <= set((base / "cgroup.controllers").read_text().split()):
+            if set((base / "cgroup.controllers").read_text().split()) >= NEEDED:
                 _prepare_parent(base, root)
                 group = base / f"sandbox-{name}"
                 group.mkdir(exist_ok=True)

@@ -16,7 +16,6 @@ from pathlib import Path
 from .harness.contract import HEADER_BYTES, RECORD_BYTES, RECORD_NAME, RECORDS, TOTAL_BYTES
 
 
-
 class ChannelReader:
     """Drains the read end of the pipe in a thread, so the harness never blocks on a full pipe."""
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .isolation import PROJECT, IsolationUnavailable, interpreter
 

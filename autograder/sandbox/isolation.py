@@ -17,17 +17,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Callable, Iterator
 
+from ..failures import GraderError
+from ..paths import ROOT
 from . import landlock
 
-MODES = ("bubblewrap", "user", "none")
+
+class Mode(str, Enum):
+    """How the harness is confined (see the package docstring)."""
+
+    BUBBLEWRAP = "bubblewrap"
+    USER = "user"
+    NONE = "none"
+
+
+MODES = tuple(mode.value for mode in Mode)
 WORK = "/sandbox"                          # the harness's working folder inside bubblewrap
 SANDBOX_UIDS = range(64000, 64064)          # one per sandbox running at the same time on this machine
 UID_LOCKS = Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir()) / ".autograder-sandbox"
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = ROOT
 # What the separate-user sandbox may see under Landlock besides the Python installation and its own folder
 # (all of it world-readable system files), and the shared places it may write to (semaphores live in /dev/shm).
 SYSTEM_READABLE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys",
@@ -35,7 +47,7 @@ SYSTEM_READABLE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32
 SHARED_WRITABLE = ("/dev/shm", "/dev/null")
 
 
-class IsolationUnavailable(RuntimeError):
+class IsolationUnavailable(GraderError):
     """The requested isolation cannot be set up on this machine; the message says what to do."""
 
 
@@ -43,7 +55,7 @@ class IsolationUnavailable(RuntimeError):
 class Plan:
     """How to start one confined harness, and how to tidy up after it."""
 
-    mode: str
+    mode: Mode
     argv: list[str]
     cwd: str
     env: dict[str, str]
@@ -117,7 +129,7 @@ def kill_user(uid: int) -> int:
     return killed
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def world_writable_folders() -> tuple[str, ...]:
     """Every folder anyone may write to, one level below /, /run, /var and /dev (where /tmp, /var/tmp,
     /dev/shm, /run/lock and their kind live): the only places a sandbox uid can leave files."""
@@ -323,7 +335,7 @@ def interpreter() -> str:
     return os.path.realpath(sys.executable)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bubblewrap_works() -> bool:
     """Whether ``bwrap`` is installed and may create namespaces here (it may not in most containers)."""
     if shutil.which("bwrap") is None or (is_root() and shutil.which("setpriv") is None):
@@ -337,26 +349,26 @@ def bubblewrap_works() -> bool:
         return False
 
 
-def choose_mode(requested: str = "auto") -> str:
+def choose_mode(requested: str = "auto") -> Mode:
     """The mode to use: the strongest available for ``auto``; a requested one only if it works here."""
     if requested == "auto":
         if bubblewrap_works():
-            return "bubblewrap"
+            return Mode.BUBBLEWRAP
         if is_root():
-            return choose_mode("user")
+            return choose_mode(Mode.USER)
         raise IsolationUnavailable(
             "no sandbox is available: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or run "
             "the grader as root for the separate-user fallback; --no-isolation grades without a sandbox")
-    if requested == "bubblewrap" and not bubblewrap_works():
-        raise IsolationUnavailable("bubblewrap cannot create its namespaces here (missing, or refused by a container)")
-    if requested == "user" and not is_root():
-        raise IsolationUnavailable("the separate-user sandbox needs the grader to run as root")
-    if requested == "user" and (hidden := _closed_python()):
-        raise IsolationUnavailable(f"the separate-user sandbox cannot reach the Python installation: {hidden} is "
-                                   f"closed to other users (chmod o+x {hidden}, or install Python elsewhere)")
     if requested not in MODES:
         raise IsolationUnavailable(f"unknown isolation {requested!r} (choose from {', '.join(MODES)})")
-    return requested
+    if requested == Mode.BUBBLEWRAP and not bubblewrap_works():
+        raise IsolationUnavailable("bubblewrap cannot create its namespaces here (missing, or refused by a container)")
+    if requested == Mode.USER and not is_root():
+        raise IsolationUnavailable("the separate-user sandbox needs the grader to run as root")
+    if requested == Mode.USER and (hidden := _closed_python()):
+        raise IsolationUnavailable(f"the separate-user sandbox cannot reach the Python installation: {hidden} is "
+                                   f"closed to other users (chmod o+x {hidden}, or install Python elsewhere)")
+    return Mode(requested)
 
 
 def _closed_python() -> Path | None:
@@ -395,14 +407,14 @@ def _environment(home: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iterator[Plan]:
+def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int) -> Iterator[Plan]:
     """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files."""
     with contextlib.ExitStack() as stack:
-        uid = stack.enter_context(sandbox_uid()) if is_root() and mode != "none" else None
+        uid = stack.enter_context(sandbox_uid()) if is_root() and mode != Mode.NONE else None
         if uid is not None:  # run in reverse: kill its processes, then remove what they left
             stack.callback(remove_files_of, uid)
             stack.callback(kill_user, uid)
-        if mode == "bubblewrap":
+        if mode == Mode.BUBBLEWRAP:
             env = _environment(WORK)
             who = f"uid {uid}" if uid is not None else "a user namespace"
             yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, uid,
@@ -413,7 +425,7 @@ def confine(mode: str, harness: Path, helpers: Path, scratch_bytes: int) -> Iter
         stack.callback(shutil.rmtree, folder, True)
         env = _environment(str(folder))
         command = [interpreter(), "-I", str(folder / "harness" / "__main__.py")]
-        if mode == "user":
+        if mode == Mode.USER:
             ruleset = landlock.ruleset(readable=[*SYSTEM_READABLE, *_python_paths()],
                                        writable=[str(folder), *SHARED_WRITABLE])
             if ruleset is not None:

@@ -14,20 +14,21 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Sequence
 
+from ..failures import GraderError
+from ..paths import HARNESS, HELPERS
 from . import landlock
 from .cgroups import group_for, join, ran_out_of_memory
-from .exposure import refuse_if_exposed
 from .channel import ChannelReader
+from .exposure import refuse_if_exposed
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .harness.syscalls import UNFILTERED_EXIT
-from .isolation import Plan, confine, process_tree, processes_of
+from .isolation import Mode, Plan, confine, process_tree, processes_of
 
-HARNESS = Path(__file__).with_name("harness")
-HELPERS = Path(__file__).resolve().parents[2] / "helpers"
 _SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
 
 
@@ -47,13 +48,26 @@ class Limits:
     cpu_seconds: int = 240            # CPU time of each of its processes
 
 
+class Ending(str, Enum):
+    """How a sandbox run ended, as the verdict's notes say it ("the submission's code timed out ...")."""
+
+    FINISHED = "finished"
+    TIMED_OUT = "timed out"
+    MEMORY = "memory limit"
+    CRASHED = "crashed"
+    EXITED_EARLY = "exited early"
+    STOPPED = "stopped"
+    UNWATCHED = "stopped (its limits could not be watched)"
+    NOT_RUN = "not run"
+
+
 @dataclass
 class SandboxRun:
     """What came back: the grader's folder of received records and how the sandbox ended."""
 
     folder: Path
     returncode: int | None
-    ended: str  # "finished", "timed out", "memory limit", "crashed", "exited early", "not run"
+    ended: Ending
     seconds: float
     stderr_tail: str = ""
     received: set = field(default_factory=set)
@@ -126,7 +140,7 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        if plan.mode == "user":
+        if plan.mode == Mode.USER:
             os.setgroups([])
             os.setresgid(plan.uid, plan.uid, plan.uid)
             os.setresuid(plan.uid, plan.uid, plan.uid)
@@ -141,19 +155,19 @@ class SandboxProcess:
     """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
     prepare (imports, data) while the student's code runs."""
 
-    def __init__(self, job: dict, limits: Limits, isolation: str = "bubblewrap", private: Sequence[Path] = ()) -> None:
+    def __init__(self, job: dict, limits: Limits, isolation: Mode = Mode.BUBBLEWRAP, private: Sequence[Path] = ()) -> None:
         """``private``: what the sandbox must not read; where only permissions and Landlock guard it (the
         separate-user mode), the sandbox does not start until a probe as its uid proved it unreadable."""
         self.limits = limits
         self.folder = Path(tempfile.mkdtemp(prefix="grade-received-"))  # mode 700, the grader's alone
         self._confinement = contextlib.ExitStack()
-        self.ended = "finished"
+        self.ended = Ending.FINISHED
         self.started = time.monotonic()
         try:
             self.plan: Plan = self._confinement.enter_context(confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
             self.cgroup = self._confinement.enter_context(
                 group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
-            if self.plan.mode == "user":
+            if self.plan.mode == Mode.USER:
                 refuse_if_exposed(list(private), self.plan.uid, self.plan.cwd, self.plan.env,
                                   _limit_process(limits, self.plan, None))
             self._start(dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
@@ -197,14 +211,14 @@ class SandboxProcess:
                 members = self.plan.members(self.process.pid)
                 used = sum(map(resident_bytes, members)) + held_file_bytes(members) + stored
                 if now - self.started > self.limits.total_seconds:
-                    self.kill("timed out")
+                    self.kill(Ending.TIMED_OUT)
                 elif used > self.limits.memory_bytes:
-                    self.kill("memory limit")
+                    self.kill(Ending.MEMORY)
                 time.sleep(0.05)
         except BaseException:  # noqa: BLE001 - a watchdog that cannot watch must not leave it running
-            self.kill("stopped (its limits could not be watched)")
+            self.kill(Ending.UNWATCHED)
 
-    def kill(self, why: str) -> None:
+    def kill(self, why: Ending) -> None:
         """Stop the sandbox and everything it started."""
         if self.process.poll() is None:
             self.ended = why
@@ -219,20 +233,20 @@ class SandboxProcess:
             try:
                 returncode = self.process.wait(timeout=self.limits.total_seconds + 30)
             except subprocess.TimeoutExpired:
-                self.kill("timed out")
+                self.kill(Ending.TIMED_OUT)
                 returncode = self.process.wait()
         finally:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
-        if not self.channel.received and self.ended == "finished" and (why := _start_failure(self.folder, returncode)):
+        if not self.channel.received and self.ended == Ending.FINISHED and (why := _start_failure(self.folder, returncode)):
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SandboxFailure(why)
         report = self.folder / "report.json"
-        ended = "memory limit" if ran_out_of_memory(self.cgroup) else self.ended
-        if ended == "finished" and returncode != 0:
-            ended = "crashed"
-        elif ended == "finished" and not _says_complete(report):
-            ended = "exited early"
+        ended = Ending.MEMORY if ran_out_of_memory(self.cgroup) else self.ended
+        if ended == Ending.FINISHED and returncode != 0:
+            ended = Ending.CRASHED
+        elif ended == Ending.FINISHED and not _says_complete(report):
+            ended = Ending.EXITED_EARLY
         stderr_tail = (self.folder / "stderr.txt").read_bytes()[-1500:].decode("utf-8", "replace")
         return SandboxRun(self.folder, returncode, ended, time.monotonic() - self.started, stderr_tail,
                           set(self.channel.received), self.channel.problem,
@@ -243,11 +257,11 @@ class SandboxProcess:
 
     def discard(self) -> None:
         """Stop the sandbox and throw away what it sent (the grading was abandoned)."""
-        self.kill("stopped")
+        self.kill(Ending.STOPPED)
         shutil.rmtree(self.wait().folder, ignore_errors=True)
 
 
-class SandboxFailure(RuntimeError):
+class SandboxFailure(GraderError):
     """The sandbox itself could not run (not the submission's fault): the grader reports an error."""
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..batch.discover import find_submissions
-from ..submission import ASSIGNMENT_NOTEBOOK, SubmissionError, read_answers
+from ..paths import RELEASE_NOTEBOOK
+from ..submission import SubmissionError, read_answers
 
 
 def _valid_text(text: str) -> str:
@@ -24,7 +25,7 @@ def release_notebook(course: Path, assignment: str) -> Path:
     """The notebook students started from: nbgrader keeps it in ``release/<assignment>/`` of the course
     folder; a course folder without one uses this project's own release."""
     in_course = course / "release" / assignment / f"{assignment}.ipynb"
-    return in_course if in_course.is_file() else ASSIGNMENT_NOTEBOOK
+    return in_course if in_course.is_file() else RELEASE_NOTEBOOK
 
 
 def class_answers(course: Path, assignment: str, order: list[str]) -> tuple[dict[str, dict[str, str]], list[Skipped]]:

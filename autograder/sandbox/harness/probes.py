@@ -13,7 +13,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from .contract import MAX_ACCURACIES, OPTIMIZER_CHOICES, OPTIMIZER_STEP, OPTIMIZER_STEPS, PROBE_BATCH, PROBE_LR, loop_weights_record
+from .contract import (
+    MAX_ACCURACIES,
+    OPTIMIZER_CHOICES,
+    OPTIMIZER_STEP,
+    OPTIMIZER_STEPS,
+    PROBE_BATCH,
+    PROBE_LR,
+    loop_weights_record,
+)
 from .problems import criterion_inputs, optimizer_gradients, probe_problem
 from .wire import send_tensors
 

@@ -14,8 +14,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .contract import (CRITERION_SHAPE, PROBE_BATCH, PROBE_CLASSES, PROBE_FEATURES, PROBE_HIDDEN, PROBE_TEST,
-                       PROBE_TRAIN, SECOND_BATCHES)
+from .contract import (
+    CRITERION_SHAPE,
+    PROBE_BATCH,
+    PROBE_CLASSES,
+    PROBE_FEATURES,
+    PROBE_HIDDEN,
+    PROBE_TEST,
+    PROBE_TRAIN,
+    SECOND_BATCHES,
+)
 
 
 def derive_seed(seed: int, purpose: str) -> int:
