@@ -79,7 +79,8 @@ def _read_bounded(path: Path) -> bytes:
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     """A ``{name: tensor}`` file saved by the harness, read without unpickling objects."""
     data = _load_plain(_read_bounded(path), path.name)
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()):
+    if not isinstance(data, dict) \
+            or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()):
         raise ArtifactError(f"{path.name} does not hold named tensors")
     _require_dense(data.values(), path.name)
     return data
@@ -128,7 +129,8 @@ def _screen_graph(raw: bytes) -> None:
                 or not OPERATOR_NAME.fullmatch(overload):
             raise ArtifactError(f"the exported graph calls {value[:80]!r}, which the grader does not run")
         resolved = getattr(getattr(torch.ops.aten, operator_name, None), overload, None)
-        reason = refusal(resolved) if resolved is not None else f"aten.{operator_name}.{overload}, which PyTorch does not know"
+        reason = (refusal(resolved) if resolved is not None
+                  else f"aten.{operator_name}.{overload}, which PyTorch does not know")
         if reason:
             raise ArtifactError(f"the model uses {reason}")
     if calls > MAX_NODES:
@@ -139,8 +141,8 @@ def _screen_state(program: torch.export.ExportedProgram) -> None:
     """Every tensor the graph carries is a parameter (re-initialised before training), a batch-norm
     statistic (reset), or a few constant values; anything else could carry answers, not architecture.
     All of them hold their own values, so their size is bounded by the files they came in."""
-    _require_dense([t for t in [*program.state_dict.values(), *program.constants.values()] if isinstance(t, torch.Tensor)],
-                   "the exported model")
+    carried = [*program.state_dict.values(), *program.constants.values()]
+    _require_dense([t for t in carried if isinstance(t, torch.Tensor)], "the exported model")
     signature = program.graph_signature
     if signature.inputs_to_lifted_custom_objs:
         raise ArtifactError("the model carries script objects in its graph")
@@ -211,6 +213,7 @@ def _propagate_shapes(program: torch.export.ExportedProgram, input_shape: tuple[
 
 def _arguments(node: torch.fx.Node) -> dict:
     """A call's arguments by name, defaults filled in from the operator's schema (any overload)."""
+    assert isinstance(node.target, torch._ops.OpOverload)
     values = {}
     for index, argument in enumerate(node.target._schema.arguments):
         if index < len(node.args):
@@ -330,7 +333,7 @@ def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[
             raise ArtifactError(f"the model carries {size} constant values baked into its graph")
     try:
         program = deserialize(SerializedArtifact(**parts))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - any failure: a forged or broken graph
         raise ArtifactError(f"the exported graph could not be loaded ({type(error).__name__})") from None
     _screen_state(program)
     _propagate_shapes(program, tuple(input_shape), batch)

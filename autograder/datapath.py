@@ -43,7 +43,12 @@ def _name(node: Node) -> str:
 
 def _inputs(node: Node) -> list[Node]:
     found: list[Node] = []
-    torch.fx.node.map_arg((node.args, node.kwargs), lambda value: found.append(value) or value)
+
+    def keep(value: Node) -> Node:
+        found.append(value)
+        return value
+
+    torch.fx.node.map_arg((node.args, node.kwargs), keep)
     return found
 
 

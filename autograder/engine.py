@@ -55,7 +55,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
             sandbox.discard()
         raise
     verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
-    isolation = run.isolation if run else {"mode": mode, "description": "nothing was run"}
+    confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),
-                          "isolation": isolation}
+                          "isolation": confinement}
     return verdict

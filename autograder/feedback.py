@@ -45,7 +45,8 @@ def _architecture(key: str, found: list | None) -> str:
         ours = f"{expected[index][0]} {_shape(expected[index][1])}" if index < len(expected) else ""
         theirs = f"{found[index][0]} {_shape(found[index][1])}" if index < len(found) else ""
         css = "passed" if ours == theirs else "failed"
-        rows.append(f'<tr><td>{index + 1}</td><td class="{css}">{escape(theirs) or "&mdash;"}</td><td>{escape(ours)}</td></tr>')
+        rows.append(f'<tr><td>{index + 1}</td><td class="{css}">{escape(theirs) or "&mdash;"}</td>'
+                    f'<td>{escape(ours)}</td></tr>')
     note = "" if found else "<p>Your model could not be run, so its layers are unknown.</p>"
     return (f"<div><h3>{escape(MODELS[key].name)}</h3>{note}<table><tr><th>#</th><th>your layer output</th>"
             f"<th>expected</th></tr>{''.join(rows)}</table></div>")

@@ -144,6 +144,6 @@ def _explain_accuracies(problem: ProbeProblem, states: list[dict[str, torch.Tens
         return None
     for evaluation in Evaluation:
         expected = [accuracy(problem, states[epoch], evaluation) for epoch in range(1, len(accuracies) + 1)]
-        if all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(accuracies, expected)):
+        if all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(accuracies, expected, strict=True)):
             return evaluation
     return None

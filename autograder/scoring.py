@@ -42,14 +42,15 @@ class _CheckCollector:
         config.addinivalue_line("markers", "check(title, points): a graded check and its points")
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+    def pytest_runtest_makereport(self, item: pytest.Function, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()
         if not (report.when == "call" or (report.when == "setup" and report.failed)):
             return
         marker = item.get_closest_marker("check")
+        assert marker is not None, f"{item.nodeid} has no check marker"
         params = getattr(getattr(item, "callspec", None), "params", {})
-        title = marker.args[0].format(model=MODEL_NAMES.get(params.get("model"), ""))
+        title = marker.args[0].format(model=MODEL_NAMES.get(params.get("model", ""), ""))
         points = marker.kwargs["points"]
         reason = "" if report.passed else _reason(call.excinfo)
         group = item.module.__name__.rsplit(".", 1)[-1].removeprefix("check_").replace("_", " ")
@@ -69,14 +70,15 @@ def _reason(excinfo) -> str:
     if excinfo is None:
         return "the check did not run"
     error = excinfo.value
-    text = str(error) if isinstance(error, AssertionError) else f"could not be checked ({type(error).__name__}: {error})"
+    text = (str(error) if isinstance(error, AssertionError)
+            else f"could not be checked ({type(error).__name__}: {error})")
     return excerpt(text, 400)
 
 
 def run_checks(context: GradingContext) -> list[CheckResult]:
     collector = _CheckCollector(context)
-    args = [*(str(CHECKS_DIR / name) for name in CHECK_FILES), "-q", "-p", "no:cacheprovider", "--assert=plain", "-o", "python_files=check_*.py",
-            "-o", "addopts=", "-W", "ignore"]
+    args = [*(str(CHECKS_DIR / name) for name in CHECK_FILES), "-q", "-p", "no:cacheprovider", "--assert=plain",
+            "-o", "python_files=check_*.py", "-o", "addopts=", "-W", "ignore"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         pytest.main(args, plugins=[collector])
     return collector.results
@@ -94,7 +96,8 @@ def _notes(context: GradingContext) -> list[str]:
     notes += sorted(set(context.report.problems.values()))
     for name, phase in context.report.get("phases", {}).items():
         if phase.get("error") and name.startswith("cell "):
-            notes.append(f"{excerpt(name, 60)}: {excerpt(phase['error'].splitlines()[-1] if phase['error'] else '', 200)}")
+            last_line = phase["error"].splitlines()[-1] if phase["error"] else ""
+            notes.append(f"{excerpt(name, 60)}: {excerpt(last_line, 200)}")
         if phase.get("output_dropped"):
             notes.append(f"{excerpt(name, 60)}: {phase['output_dropped']} characters of printed output were dropped")
     return notes

@@ -26,7 +26,8 @@ class AccuracyBudget:
 
 @dataclass(frozen=True)
 class Settings:
-    seed: int = 20261126             # the grader's own randomness (initialisation, inputs); probes add the notebook's hash
+    seed: int = 20261126             # the grader's own randomness (initialisation, inputs);
+                                     # probes add the notebook's hash
     tolerance: float = 1e-4          # relative tolerance when comparing outputs, weights and losses
     accuracy: AccuracyBudget = field(default_factory=AccuracyBudget)
     limits: Limits = field(default_factory=Limits)

@@ -34,11 +34,11 @@ def reinitialise(module: nn.Module, seed: int) -> None:
         for name, tensor in parameters.items():
             if name not in done:
                 (nn.init.zeros_ if name.endswith("bias") else nn.init.ones_)(tensor)
-        for name, tensor in module.named_buffers():
+        for name, buffer in module.named_buffers():
             if name.endswith("running_var"):
-                tensor.fill_(1)
+                buffer.fill_(1)
             else:
-                tensor.zero_()
+                buffer.zero_()
 
 
 def _layout(module: nn.Module, input_shape: tuple[int, ...], batch_size: int) -> torch.memory_format:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
+from typing import TypeGuard
 
 LARGEST = 10**12          # far above any parameter count; bounds the work of evaluating an answer
 LONGEST_SOURCE = 20_000   # characters of an answer cell
@@ -61,6 +62,10 @@ def _evaluate_whole(node: ast.AST, names: dict[str, float]) -> float:
         raise NotArithmetic("it is nested too deeply") from None
 
 
+def _all_names(nodes: list[ast.expr]) -> TypeGuard[list[ast.Name]]:
+    return all(isinstance(node, ast.Name) for node in nodes)
+
+
 def _assignments(statement: ast.stmt) -> list[tuple[str, ast.expr]]:
     """(name, expression) pairs one statement binds: ``a = b = expr``, ``a += expr``, ``a: int = expr`` and
     the unpacking of a literal tuple, ``a, b = expr1, expr2``."""
@@ -71,13 +76,13 @@ def _assignments(statement: ast.stmt) -> list[tuple[str, ast.expr]]:
         return [(statement.target.id, statement.value)]
     if not isinstance(statement, ast.Assign):
         return []
-    if all(isinstance(target, ast.Name) for target in statement.targets):
+    if _all_names(statement.targets):
         return [(target.id, statement.value) for target in statement.targets]
     target, value = statement.targets[0], statement.value
     if (len(statement.targets) == 1 and isinstance(target, (ast.Tuple, ast.List))
             and isinstance(value, (ast.Tuple, ast.List)) and len(target.elts) == len(value.elts)
-            and all(isinstance(name, ast.Name) for name in target.elts)):
-        return [(name.id, expr) for name, expr in zip(target.elts, value.elts)]
+            and _all_names(target.elts)):
+        return [(name.id, expr) for name, expr in zip(target.elts, value.elts, strict=True)]
     return []
 
 

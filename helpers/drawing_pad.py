@@ -124,7 +124,7 @@ class DrawingPad:
             return
         if len(points) == 1:
             points = [points[0], points[0]]
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
             self.draw_line(x0, y0, x1, y1)
 
     def blur(self, sigma: float = 0.7) -> None:
@@ -271,13 +271,14 @@ class DrawingPad:
             return
         if self.prediction is None:
             self._verdict.value = message
-            for bar, percentage in zip(self._bars, self._percentages):
+            for bar, percentage in zip(self._bars, self._percentages, strict=True):
                 bar.value, bar.bar_style, percentage.value = 0.0, "", ""
             return
         digit, probabilities = self.prediction
         self._verdict.value = (f"Prediction: <b style='font-size:1.6em'>{digit}</b> "
                                f"({100 * probabilities[digit]:.1f}% sure)")
-        for index, (bar, percentage, probability) in enumerate(zip(self._bars, self._percentages, probabilities)):
+        for index, (bar, percentage, probability) in enumerate(
+                zip(self._bars, self._percentages, probabilities, strict=False)):
             bar.value = float(probability)
             bar.bar_style = "success" if index == digit else ""
             percentage.value = f"{100 * probability:.1f}%"

@@ -19,17 +19,40 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 from peak_memory import MB, PeakMemory
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+SOLUTION = ROOT / "source" / "cnn" / "cnn.ipynb"
+RELEASE = ROOT / "release" / "cnn" / "cnn.ipynb"
 
-from test_autograder_bugs import BUGS  # noqa: E402
-
-from submissions import RELEASE, SOLUTION, edited  # noqa: E402
+# name: text replacements in the solution's cells, by grade id; each makes one bug.
+BUGS = {
+    "fc_wrong_hidden_size": {"fc_class": [("nn.Linear(512, 256)", "nn.Linear(512, 200)"),
+                                          ("nn.Linear(256, 128)", "nn.Linear(200, 128)")]},
+    "fc_missing_relu": {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]},
+    "cnn_average_pooling": {"cnn_class": [("self.pool = nn.MaxPool2d(2)", "self.pool = nn.AvgPool2d(2)")]},
+    "loop_no_zero_grad": {"train_model": [
+        ("            opt.zero_grad()                     # step 10: reset the gradients\n", "")]},
+}
 
 # Out of every ten: five solutions, four single-bug variants, one release nobody worked on.
 PATTERN = ["solution", "bug", "solution", "bug", "solution", "bug", "solution", "bug", "solution", "release"]
+
+
+def edited(base: Path, folder: Path, name: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
+    """Copy ``base`` to ``folder/name.ipynb`` with the replacements in the cells named by grade id; each
+    must apply exactly once, so no submission is silently the unchanged solution."""
+    nb = nbformat.read(base, as_version=4)
+    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+    for grade_id, replacements in edits.items():
+        for old, new in replacements:
+            if cells[grade_id].source.count(old) != 1:
+                raise SystemExit(f"{name}: {old!r} is not in {grade_id} exactly once")
+            cells[grade_id].source = cells[grade_id].source.replace(old, new)
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
 
 
 def make_course(folder: Path, count: int) -> dict[str, int]:
@@ -41,7 +64,7 @@ def make_course(folder: Path, count: int) -> dict[str, int]:
     for index in range(count):
         kind = PATTERN[index % len(PATTERN)]
         if kind == "bug":
-            name, (edits, _) = next(bugs)
+            name, edits = next(bugs)
             notebook = edited(SOLUTION, made, f"{index}-{name}", edits)
         else:
             notebook = SOLUTION if kind == "solution" else RELEASE

@@ -26,11 +26,10 @@ from pathlib import Path
 
 from peak_memory import MB, PeakMemory
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from autograder.gradescope.bundle import build_bundle
+from helpers.data import mnist_root
 
-from autograder.gradescope.bundle import build_bundle  # noqa: E402
-from helpers.data import mnist_root  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SOLUTION = ROOT / "source" / "cnn" / "cnn.ipynb"
 CGROUPS = Path("/sys/fs/cgroup")

@@ -43,7 +43,8 @@ def nbgrader_seconds() -> float:
         shutil.copytree(ROOT / "source", course / "source", symlinks=True)
         nbgrader = [sys.executable, "-m", "nbgrader"]
         subprocess.run([*nbgrader, "generate_assignment", "cnn"], cwd=course, env=ENV, check=True, capture_output=True)
-        subprocess.run([*nbgrader, "db", "student", "add", "bench"], cwd=course, env=ENV, check=True, capture_output=True)
+        subprocess.run([*nbgrader, "db", "student", "add", "bench"], cwd=course, env=ENV, check=True,
+                       capture_output=True)
         submitted = course / "submitted" / "bench" / "cnn"
         shutil.copytree(course / "release" / "cnn", submitted)
         shutil.copy(SUBMISSION, submitted / "cnn.ipynb")
@@ -71,7 +72,8 @@ def main() -> None:
     bare = autograder_seconds(args.repeat, "none")
     ours = autograder_seconds(args.repeat)
     print(f"autograder grade:   median {statistics.median(ours):6.1f} s  (runs: {', '.join(f'{s:.1f}' for s in ours)})")
-    print(f"without isolation:  median {statistics.median(bare):6.1f} s  (runs: {', '.join(f'{s:.1f}' for s in bare)}); "
+    print(f"without isolation:  median {statistics.median(bare):6.1f} s  "
+          f"(runs: {', '.join(f'{s:.1f}' for s in bare)}); "
           f"isolation overhead {statistics.median(ours) - statistics.median(bare):+.1f} s (target: at most 1 s)")
     if args.skip_nbgrader:
         return

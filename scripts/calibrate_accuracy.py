@@ -7,19 +7,15 @@ several seeds and print the spread next to the thresholds in ``autograder/settin
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from autograder.assignment import MODELS  # noqa: E402
-from autograder.reference import REFERENCES  # noqa: E402
-from autograder.settings import Settings  # noqa: E402
-from autograder.training import train_and_test  # noqa: E402
-from helpers.data import load_mnist_pixels  # noqa: E402
+from autograder.assignment import MODELS
+from autograder.reference import REFERENCES
+from autograder.settings import Settings
+from autograder.training import train_and_test
+from helpers.data import load_mnist_pixels
 
 
 def main() -> None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import threading
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from autograder.sandbox.isolation import child_pids  # noqa: E402
-from autograder.sandbox.process import tree_resident_bytes  # noqa: E402
+from autograder.sandbox.isolation import child_pids
+from autograder.sandbox.process import tree_resident_bytes
 
 MB = 1024**2
 

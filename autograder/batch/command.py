@@ -43,9 +43,9 @@ def batch(course: Path, assignment: str, jobs: int, csv_path: Path | None, force
     outcomes = grade_all(submissions, jobs, force, done, isolation, log_folder=course)
     write_grades_csv(csv_path or course / f"{assignment}_grades.csv", outcomes)
     recorded = record_scores(f"sqlite:///{(course / 'gradebook.db').resolve()}", assignment, assignment, outcomes)
-    graded = [o for o in outcomes if o.results is not None]
+    graded = [o.results for o in outcomes if o.results is not None]
     failed = [o for o in outcomes if o.results is None]
-    mean = statistics.mean(o.results["score"] for o in graded) if graded else 0.0
+    mean = statistics.mean(results["score"] for results in graded) if graded else 0.0
     skipped = sum(o.skipped for o in outcomes)
     print(f"graded {len(graded)} ({skipped} from an earlier run), failed to grade {len(failed)}, "
           f"mean score {mean:.1f}; {recorded} recorded in the gradebook")

@@ -38,25 +38,25 @@ def _tools_of_this_python() -> Iterator[None]:
 
 def record_scores(db_url: str, assignment: str, notebook: str, outcomes: list[Outcome]) -> int:
     """Store every graded outcome's check scores; returns how many students were recorded."""
-    graded = [o for o in outcomes if o.results is not None]
+    graded = [(o.submission.student, o.results) for o in outcomes if o.results is not None]
     if not graded:
         return 0
     with _tools_of_this_python(), Gradebook(db_url) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # raised inside nbgrader's add_submission, harmless
         gradebook.update_or_create_assignment(assignment)
         gradebook.update_or_create_notebook(notebook, assignment)
-        for test in graded[0].results["tests"]:
+        _, first = graded[0]
+        for test in first["tests"]:
             gradebook.update_or_create_grade_cell(grade_cell_name(test["name"]), notebook, assignment,
                                                   max_score=test["max_score"], cell_type="code")
-        for outcome in graded:
-            student = outcome.submission.student
+        for student, results in graded:
             gradebook.update_or_create_student(student)
             try:
                 submission = gradebook.find_submission(assignment, student)
             except MissingEntry:
                 submission = gradebook.add_submission(assignment, student)
             submitted_notebook = next(nb for nb in submission.notebooks if nb.name == notebook)
-            for test in outcome.results["tests"]:
+            for test in results["tests"]:
                 cell = gradebook.find_grade_cell(grade_cell_name(test["name"]), notebook, assignment)
                 try:
                     grade = gradebook.find_grade(cell.name, notebook, assignment, student)

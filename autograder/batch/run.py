@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -57,6 +58,7 @@ class Worker:
         """Grade one submission; its results file appears atomically."""
         if self.process is None or self.process.poll() is not None:
             self.process = self._start()
+        assert self.process.stdin is not None and self.process.stdout is not None
         request = {"notebook": str(submission.notebook), "results": str(submission.results)}
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
@@ -76,17 +78,17 @@ class Worker:
         return Outcome(submission, reply["results"])
 
     def _died(self, submission: Submission) -> Outcome:
+        assert self.process is not None
         status = self.process.wait()
         self.process = None
-        return Outcome(submission, None, f"the grading process died (exit status {status}); its last words are in {self.log}")
+        return Outcome(submission, None,
+                       f"the grading process died (exit status {status}); its last words are in {self.log}")
 
     def stop(self) -> None:
         """Kill the process at once (its sandbox dies with it); the next submission starts a new one."""
         if self.process is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
             self.process = None
 
@@ -146,7 +148,8 @@ def progress_bar(total: int) -> Callable[[Outcome], None]:
     bar = tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True, mininterval=0)
 
     def update(outcome: Outcome) -> None:
-        state = "skipped" if outcome.skipped else ("FAILED" if outcome.results is None else f"{outcome.results['score']:g}")
+        state = ("skipped" if outcome.skipped
+                 else "FAILED" if outcome.results is None else f"{outcome.results['score']:g}")
         bar.set_postfix_str(f"{outcome.submission.student}: {state}", refresh=False)
         bar.update(1)
         if bar.n >= total:

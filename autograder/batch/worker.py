@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..context import MnistTensors
 from ..engine import grade
@@ -30,7 +31,7 @@ def main() -> None:
         try:
             results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation).gradescope()
             write_json_atomically(Path(request["results"]), results)
-            reply = {"results": results}
+            reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only
             reply = {"error": report(error, log_folder)}
         replies.write(json.dumps(reply) + "\n")

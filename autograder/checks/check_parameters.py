@@ -53,8 +53,8 @@ def test_other_filters(graded):
 
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.check("your answer: parameters of {model}", points=2,
-                   hint="Write the count as arithmetic on numbers, layer by layer: weights (inputs x outputs, times k x k "
-                        "for a convolution) plus one bias per output.")
+                   hint="Write the count as arithmetic on numbers, layer by layer: weights (inputs x outputs, "
+                        "times k x k for a convolution) plus one bias per output.")
 def test_answer(graded, model):
     spec = MODELS[model]
     try:

@@ -62,6 +62,8 @@ def _graded(entry: object) -> Earlier | None:
     if not results.get("tests") or (isinstance(extra, dict) and extra.get(MARK)):
         return None
     score = results.get("score", entry.get("score"))
+    if score is None:
+        return None
     try:
         return Earlier(parse_time(entry.get("submission_time")), float(score), results)
     except (TypeError, ValueError):
@@ -91,7 +93,7 @@ def over_limit(now: datetime, earlier: list[Earlier], limit: int, hours: float) 
                f"in the last {hours:g}. Your best score so far, {best.score:g}, is kept (from your submission of "
                f"{best.time.astimezone(now.tzinfo):%Y-%m-%d %H:%M:%S %Z}). Your next submission will be graded if "
                f"you make it at or after {when}.")
-    extra = best.results.get("extra_data") if isinstance(best.results.get("extra_data"), dict) else {}
+    extra = found if isinstance(found := best.results.get("extra_data"), dict) else {}
     return {**best.results, "score": best.score, "output": message,
             "extra_data": {**extra, MARK: True, "kept_from": best.time.isoformat(),
                            "next_graded_at": then.isoformat()}}

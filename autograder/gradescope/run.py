@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.fault:
         write_json_atomically(results, present.fault(config))
         return 2
+    assert outcome.verdict is not None
     write_json_atomically(results, present.graded(outcome.verdict, config))
     print(outcome.verdict.table())
     return 0

@@ -43,6 +43,8 @@ def cpu_limit(cgroup: Path = CGROUP, membership: str | None = None) -> float | N
     """CPUs' worth of time the container gets (0.5: half a CPU), or None when unlimited or unknown."""
     for folder in _folders("cpu", cgroup, membership):
         v2 = _read(folder / "cpu.max")
+        quota: str | None
+        period: str | None
         if v2:
             quota, _, period = v2.partition(" ")
         else:  # v1; a quota of -1 means unlimited

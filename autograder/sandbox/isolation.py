@@ -38,7 +38,8 @@ class Mode(str, Enum):
 MODES = tuple(mode.value for mode in Mode)
 WORK = "/sandbox"                          # the harness's working folder inside bubblewrap
 SANDBOX_UIDS = range(64000, 64064)          # one per sandbox running at the same time on this machine
-UID_LOCKS = Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir()) / ".autograder-sandbox"
+UID_LOCKS = (Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir()
+             else Path(tempfile.gettempdir()) / ".autograder-sandbox")
 PROJECT = ROOT
 # What the separate-user sandbox may see under Landlock besides the Python installation and its own folder
 # (all of it world-readable system files), and the shared places it may write to (semaphores live in /dev/shm).
@@ -236,18 +237,14 @@ def sandbox_uid() -> Iterator[int]:
     by the kernel if the grader dies). Leftovers of an earlier holder are killed first."""
     UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
     for uid in SANDBOX_UIDS:
-        handle = open(UID_LOCKS / f"{uid}.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        try:
+        with open(UID_LOCKS / f"{uid}.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
             kill_user(uid)
             yield uid
-        finally:
-            handle.close()
-        return
+            return
     raise IsolationUnavailable(f"all {len(SANDBOX_UIDS)} sandbox uids are in use")
 
 
@@ -300,7 +297,8 @@ def _bind_readonly(paths: list[str], covered: list[str]) -> list[str]:
     return args
 
 
-def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int | None, scratch_bytes: int) -> list[str]:
+def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int | None,
+                    scratch_bytes: int) -> list[str]:
     """The ``bwrap`` command line that runs ``harness`` confined (see the package docstring)."""
     args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
@@ -426,6 +424,7 @@ def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int) -> Ite
         env = _environment(str(folder))
         command = [interpreter(), "-I", str(folder / "harness" / "__main__.py")]
         if mode == Mode.USER:
+            assert uid is not None
             ruleset = landlock.ruleset(readable=[*SYSTEM_READABLE, *_python_paths()],
                                        writable=[str(folder), *SHARED_WRITABLE])
             if ruleset is not None:

@@ -141,6 +141,7 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         if plan.mode == Mode.USER:
+            assert plan.uid is not None
             os.setgroups([])
             os.setresgid(plan.uid, plan.uid, plan.uid)
             os.setresuid(plan.uid, plan.uid, plan.uid)
@@ -155,7 +156,8 @@ class SandboxProcess:
     """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
     prepare (imports, data) while the student's code runs."""
 
-    def __init__(self, job: dict, limits: Limits, isolation: Mode = Mode.BUBBLEWRAP, private: Sequence[Path] = ()) -> None:
+    def __init__(self, job: dict, limits: Limits, isolation: Mode = Mode.BUBBLEWRAP,
+                 private: Sequence[Path] = ()) -> None:
         """``private``: what the sandbox must not read; where only permissions and Landlock guard it (the
         separate-user mode), the sandbox does not start until a probe as its uid proved it unreadable."""
         self.limits = limits
@@ -164,7 +166,8 @@ class SandboxProcess:
         self.ended = Ending.FINISHED
         self.started = time.monotonic()
         try:
-            self.plan: Plan = self._confinement.enter_context(confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
+            self.plan: Plan = self._confinement.enter_context(
+                confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
             self.cgroup = self._confinement.enter_context(
                 group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
             if self.plan.mode == Mode.USER:
@@ -238,7 +241,8 @@ class SandboxProcess:
         finally:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
-        if not self.channel.received and self.ended == Ending.FINISHED and (why := _start_failure(self.folder, returncode)):
+        if (not self.channel.received and self.ended == Ending.FINISHED
+                and (why := _start_failure(self.folder, returncode))):
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SandboxFailure(why)
         report = self.folder / "report.json"

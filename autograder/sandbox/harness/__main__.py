@@ -7,6 +7,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness.runner import main  # noqa: E402 - the path above makes the package importable
+from harness.runner import main  # importable through the path above
 
 main()

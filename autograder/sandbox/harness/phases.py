@@ -30,7 +30,8 @@ class CappedStream(io.TextIOBase):
     """Keeps the first ``limit`` characters written and counts the rest, so printing cannot flood."""
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.kept, self.dropped, self.size = limit, [], 0, 0
+        self.limit, self.dropped, self.size = limit, 0, 0
+        self.kept: list[str] = []
 
     def write(self, text: str) -> int:
         room = self.limit - self.size

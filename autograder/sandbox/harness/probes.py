@@ -65,7 +65,7 @@ def optimizer_probe(namespace: dict, seed: int) -> dict:
     changes = {}
     for step in range(1, OPTIMIZER_STEPS + 1):
         before = [p.detach().cpu().clone() for p in parameters]
-        for parameter, gradient in zip(parameters, gradients):
+        for parameter, gradient in zip(parameters, gradients, strict=True):
             parameter.grad = gradient.clone().to(parameter.device)
         opt.step()
         changes.update({f"{step}/{index}": p.detach().cpu() - before[index] for index, p in enumerate(parameters)})
