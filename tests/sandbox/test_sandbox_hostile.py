@@ -232,7 +232,7 @@ def leftovers() -> dict[str, list]:
     processes = []
     for entry in Path("/proc").iterdir():
         try:
-            uids = next(l for l in (entry / "status").read_text().splitlines() if l.startswith("Uid:")).split()[1:]
+            uids = next(row for row in (entry / "status").read_text().splitlines() if row.startswith("Uid:")).split()[1:]
         except (OSError, StopIteration):
             continue
         if any(int(uid) in SANDBOX_UIDS for uid in uids):

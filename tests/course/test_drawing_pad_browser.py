@@ -56,7 +56,7 @@ def ink_runs(image: np.ndarray, threshold: float = 0.5) -> list[tuple[tuple[floa
         if not len(inked):
             continue
         breaks = np.flatnonzero(np.diff(inked) > 1)
-        for first, last in zip(np.r_[inked[0], inked[breaks + 1]], np.r_[inked[breaks], inked[-1]]):
+        for first, last in zip(np.r_[inked[0], inked[breaks + 1]], np.r_[inked[breaks], inked[-1]], strict=True):
             y = row + SHIFT[0] + 0.5
             runs.append(((first + SHIFT[1] + 0.5, y), (last + SHIFT[1] + 0.5, y)))
     return runs
@@ -123,14 +123,14 @@ def jupyterlab(chromium, tmp_path_factory):
                JUPYTER_CONFIG_DIR=str(folder / ".jupyter-config"),
                JUPYTER_RUNTIME_DIR=str(folder / ".jupyter-runtime"))
     port, token = free_port(), uuid.uuid4().hex
-    log = open(folder / "jupyterlab.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-         "--expose-app-in-browser", "--allow-root", "--LabApp.extension_manager=readonly",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with open(folder / "jupyterlab.log", "w") as log:  # the server keeps its own copy of the file
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+             "--expose-app-in-browser", "--allow-root", "--LabApp.extension_manager=readonly",
+             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -162,7 +162,6 @@ def jupyterlab(chromium, tmp_path_factory):
                 server.wait(grace)
             except subprocess.TimeoutExpired:
                 continue
-        log.close()
 
 
 @pytest.fixture
