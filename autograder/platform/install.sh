@@ -26,9 +26,10 @@ python3 -c "from helpers.data import load_mnist; load_mnist(train=True); load_mn
 chmod -R go-rwx "$MNIST_ROOT"
 
 # Containers refuse the namespaces bubblewrap needs, so the grader falls back to a separate
-# unprivileged user (uid 64000, the first sandbox uid), which must not read the data.
+# unprivileged user (the first sandbox uid, named by the grader itself), which must not read the data.
+uid="$(python3 -c 'from autograder.sandbox.isolation import SANDBOX_UIDS; print(SANDBOX_UIDS[0])')"
 if [ "${1:-}" = --sandbox-user ] && ! id -u grader-sandbox >/dev/null 2>&1; then
-    useradd --system --uid 64000 --no-create-home --shell /usr/sbin/nologin grader-sandbox \
-        || echo "install.sh: no grader-sandbox user created; the sandbox runs as uid 64000 all the same"
+    useradd --system --uid "$uid" --no-create-home --shell /usr/sbin/nologin grader-sandbox \
+        || echo "install.sh: no grader-sandbox user created; the sandbox runs as uid $uid all the same"
 fi
 echo "install.sh: grading dependencies and MNIST ($MNIST_ROOT) are ready"
