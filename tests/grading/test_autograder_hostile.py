@@ -38,9 +38,11 @@ TRAIN_START = '    device = next(model.parameters()).device\n'
 def test_infinite_loop_in_forward_costs_only_that_model(tmp_path):
     path = edited(SOLUTION, tmp_path, "loop_forever", {"fc_class": [("    def forward(self, x):\n", "    def forward(self, x):\n        while True:\n            pass\n")]})
     results, out, seconds = grade(path, tmp_path)
-    assert failed_names(results) == {"FC: layer output shapes", "FC: computes the intended function",
-                                     "FC: test accuracy after the grader's training"}
-    assert results["score"] == 100 - 16 and "timed out" in out
+    # every FC check reads its graph, and the optimizer is judged on the graph's parameters
+    assert failed_names(results) == {"FC has the right number of parameters", "FC: layer output shapes",
+                                     "FC: computes the intended function", "FC: test accuracy after the grader's training",
+                                     "opt is SGD with learning rate 0.1 over model_fc's parameters"}
+    assert results["score"] == 100 - 23 and "timed out" in out
     assert seconds < 150
 
 

@@ -37,6 +37,8 @@ def main() -> None:
             run_cell(cell["code"], cell["id"], namespace)
     for key, model in job["models"].items():
         for batch, record in ((EXPORT_BATCH, key), (second_batch(job["seed"]), second_key(key))):
+            if record != key and report["phases"][f"export {key}"].get("error"):
+                continue  # a model that could not be traced once is not tried again (a hanging forward costs once)
             with phase(f"export {record}"):
                 if model["variable"] not in namespace:
                     raise NameError(f"{model['variable']} is not defined")
