@@ -16,10 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.data import MNISTNotFoundError
-
 from .engine import grade
-from .failures import GraderError, one_line, report
+from .failures import report
 from .gradescope.config import VISIBILITIES, BundleConfig, ConfigError
 from .prairielearn.question import DEFAULT_IMAGE, DEFAULT_TIMEOUT, QuestionError, write_question
 from .results import write_json_atomically
@@ -144,8 +142,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ConfigError, QuestionError) as error:
         print(f"autograder: {error}", file=sys.stderr)
-    except (GraderError, OSError, MNISTNotFoundError) as error:  # the reason says what to do
-        print(f"autograder: cannot grade: {one_line(error)}", file=sys.stderr)
-    except Exception as error:  # noqa: BLE001 - any other failure: one line here, the traceback in a log
+    except Exception as error:  # noqa: BLE001 - any failure: one line here, a traceback (if any) in a log
         print(f"autograder: {report(error, Path.cwd())}", file=sys.stderr)
     return 2

@@ -16,10 +16,15 @@ class GraderError(RuntimeError):
     """The grader cannot grade (not the submission's fault); the message says why and what to do."""
 
 
+def expected(error: BaseException) -> bool:
+    """A failure whose message says all (no sandbox, no data, a full disk): no traceback is needed."""
+    return isinstance(error, (GraderError, OSError)) or getattr(error, "grader_fault", False) is True
+
+
 def one_line(error: BaseException) -> str:
     """The error as one line: its type when it is not one of ours, its first line of text."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, (GraderError, OSError)):
+    if expected(error):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -42,6 +47,6 @@ def keep_traceback(error: BaseException, folder: Path | None = None) -> Path:
 def report(error: BaseException, folder: Path | None = None) -> str:
     """What a front end says when the grader failed: the reason, and for an unexpected error where its
     traceback was kept."""
-    if isinstance(error, (GraderError, OSError)):
+    if expected(error):
         return f"cannot grade: {one_line(error)}"
     return f"the grader failed ({one_line(error)}); the traceback is in {keep_traceback(error, folder)}"

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..failures import report
+from ..failures import expected, report
 from ..paths import RELEASE_NOTEBOOK
 from ..results import Verdict
 from ..sandbox.process import Limits
@@ -94,5 +94,6 @@ def grade_upload(folder: Path, isolation: str = "auto") -> Outcome:
                                      isolation=isolation))
     except Exception as error:  # noqa: BLE001 - whatever stops the grader, the student must get a result
         print(f"autograder: {report(error)}", file=sys.stderr)
-        traceback.print_exception(type(error), error, error.__traceback__)  # the platform keeps the output
+        if not expected(error):  # the platform keeps the output: the traceback is found there
+            traceback.print_exception(type(error), error, error.__traceback__)
         return Outcome(fault=str(error))

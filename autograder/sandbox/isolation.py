@@ -249,6 +249,9 @@ def sandbox_uid() -> Iterator[int]:
 
 
 # ---- bubblewrap ----
+PACKAGE_FOLDERS = ("site-packages", "dist-packages")
+
+
 def _python_paths() -> list[str]:
     """The folders of the Python installation the harness needs (interpreter, stdlib, site-packages),
     never the project's own folder."""
@@ -257,8 +260,13 @@ def _python_paths() -> list[str]:
         if entry and os.path.isdir(entry) and ("site-packages" in entry or "dist-packages" in entry):
             paths.add(os.path.realpath(entry))
     project, venv = str(PROJECT), os.path.realpath(sys.prefix)
-    kept = [p for p in paths if os.path.isdir(p) and (not _inside(p, project) or _inside(p, venv))]
-    return sorted(set(kept))
+
+    def keep(path: str) -> bool:
+        """Outside the project, or the running venv, or a package folder (another venv's site-packages a
+        .pth file points to may lie inside the project: it holds packages, never the grader's code)."""
+        return not _inside(path, project) or _inside(path, venv) or os.path.basename(path) in PACKAGE_FOLDERS
+
+    return sorted({path for path in paths if os.path.isdir(path) and keep(path)})
 
 
 def _inside(path: str, root: str) -> bool:

@@ -27,8 +27,8 @@ from submissions import RELEASE, SOLUTION, edited
 pytestmark = pytest.mark.slow
 
 HONEST = ("alice", "bob")
-FC_GRAPH_POINTS = 4 + 6 + 6  # FC's shapes, function and accuracy: what a refused FC graph costs
-LENET_GRAPH_POINTS = 4 + 6 + 6
+FC_GRAPH_POINTS = 4 + 4 + 6 + 6 + 3  # every check that reads FC's graph, the optimizer's included
+LENET_GRAPH_POINTS = 4 + 4 + 6 + 6  # LeNet's parameter count, shapes, function and accuracy
 
 
 def blank(attack: str):
@@ -93,7 +93,7 @@ for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
         pass
 for pid in [p for p in os.listdir('/proc') if p.isdigit()]:   # paths in other processes' command lines
     try:
-        words = open(f'/proc/{{pid}}/cmdline', 'rb').read().decode(errors='replace').split('\0')
+        words = open(f'/proc/{{pid}}/cmdline', 'rb').read().decode(errors='replace').split('\\0')
     except OSError:
         continue
     for word in words:
