@@ -91,6 +91,8 @@ def _notes(context: GradingContext) -> list[str]:
         where = f"in the step after '{excerpt(phases[-1], 60)}'" if phases else "in its first cell"
         notes.append(f"the submission's code {run.ended.value} {where} ({run.seconds:.0f} s in): the checks that need "
                      "that step or a later one score 0")
+    if run.memory_seen:
+        notes.append(f"the memory limit was reached with {run.memory_seen}")
     if run.channel_problem:
         notes.append(f"the grader stopped reading the sandbox's output: {run.channel_problem}")
     notes += sorted(set(context.report.problems.values()))

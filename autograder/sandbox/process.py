@@ -73,6 +73,7 @@ class SandboxRun:
     received: set = field(default_factory=set)
     channel_problem: str = ""
     isolation: dict = field(default_factory=dict)
+    memory_seen: str = ""        # what the watchdog counted when it stopped the run for memory
 
 
 def resident_bytes(pid: int) -> int:
@@ -164,6 +165,7 @@ class SandboxProcess:
         self.folder = Path(tempfile.mkdtemp(prefix="grade-received-"))  # mode 700, the grader's alone
         self._confinement = contextlib.ExitStack()
         self.ended = Ending.FINISHED
+        self.memory_seen = ""
         self.started = time.monotonic()
         try:
             self.plan: Plan = self._confinement.enter_context(
@@ -212,10 +214,12 @@ class SandboxProcess:
                 if now - checked > 1.0:
                     stored, checked = self.plan.stored(self.process.pid), now
                 members = self.plan.members(self.process.pid)
-                used = sum(map(resident_bytes, members)) + held_file_bytes(members) + stored
+                resident, files = sum(map(resident_bytes, members)), held_file_bytes(members)
                 if now - self.started > self.limits.total_seconds:
                     self.kill(Ending.TIMED_OUT)
-                elif used > self.limits.memory_bytes:
+                elif resident + files + stored > self.limits.memory_bytes:
+                    self.memory_seen = (f"{resident // 2**20} MB resident in {len(members)} processes, "
+                                        f"{files // 2**20} MB in open memory files, {stored // 2**20} MB stored")
                     self.kill(Ending.MEMORY)
                 time.sleep(0.05)
         except BaseException:  # noqa: BLE001 - a watchdog that cannot watch must not leave it running
@@ -256,7 +260,7 @@ class SandboxProcess:
                           set(self.channel.received), self.channel.problem,
                           {"mode": self.plan.mode, "description": self.plan.description + "; " + (
                               "cgroup v2 limits on memory and processes" if self.cgroup else
-                              "rlimits and a memory watchdog (no cgroup v2 here)")})
+                              "rlimits and a memory watchdog (no cgroup v2 here)")}, self.memory_seen)
 
 
     def discard(self) -> None:

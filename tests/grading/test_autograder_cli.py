@@ -11,24 +11,12 @@ import sys
 import pytest
 
 from conftest import ROOT
-from submissions import RELEASE, SOLUTION
-
-TOTAL = 100
+from submissions import RELEASE, SOLUTION, check_gradescope_schema
 
 
 def grade(path, *extra, env=None):
     return subprocess.run([sys.executable, "-m", "autograder", "grade", str(path), *extra],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
-
-
-def check_gradescope_schema(results: dict) -> None:
-    assert set(results) >= {"score", "execution_time", "output", "tests"}
-    for test in results["tests"]:
-        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
-        assert test["status"] in ("passed", "failed")
-        assert (test["status"] == "passed") == (test["score"] == test["max_score"])
-    assert results["score"] == sum(t["score"] for t in results["tests"])
-    assert sum(t["max_score"] for t in results["tests"]) == TOTAL
 
 
 def test_solution_gets_full_marks(tmp_path):
@@ -37,8 +25,8 @@ def test_solution_gets_full_marks(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     check_gradescope_schema(results)
     failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] == "failed"]
-    assert failed == [] and results["score"] == TOTAL
-    assert "total" in result.stdout and f"{TOTAL}/{TOTAL}" in result.stdout
+    assert failed == [] and results["score"] == 100
+    assert "total" in result.stdout and f"{100}/{100}" in result.stdout
     measured = {t["name"]: t["extra_data"]["measured"] for t in results["tests"] if "measured" in t["extra_data"]}
     assert len(measured) == 3 and all(re.fullmatch(r"0\.\d{3} ≥ 0\.\d\d", m) for m in measured.values())
     assert all(f"  {m}" in result.stdout and f"passed (measured: {m})" in str(results) for m in measured.values())

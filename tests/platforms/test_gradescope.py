@@ -14,14 +14,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_autograder_cli import check_gradescope_schema
 
 from autograder.platform.container import cpu_limit, memory_limit
 from autograder.platform.grading import GRADER_RESERVE, container_settings, find_notebook
 from autograder.sandbox.process import Limits
 from autograder.submission import SubmissionError
 from conftest import ROOT
-from submissions import SOLUTION, edited
+from submissions import SOLUTION, check_gradescope_schema, edited, unpack
 
 MB = 1024**2
 
@@ -32,15 +31,6 @@ def build(out_dir: Path, *options: str) -> Path:
     assert made.returncode == 0, made.stderr
     assert "autograder.zip" in made.stdout
     return out_dir / "autograder.zip"
-
-
-def unpack(bundle: Path, folder: Path) -> None:
-    """Unzip as Gradescope does, keeping the executable bits."""
-    with zipfile.ZipFile(bundle) as archive:
-        for info in archive.infolist():
-            path = Path(archive.extract(info, folder))
-            if info.external_attr >> 16:
-                path.chmod(info.external_attr >> 16 & 0o777)
 
 
 # ---- the bundle's contents ----

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from test_gradescope import unpack
 
 from autograder.gradescope.ratelimit import next_graded_time
 from conftest import ROOT
+from submissions import unpack
 
 ZONE = timezone(timedelta(hours=-7))
 NOW = datetime(2026, 3, 10, 12, 0, 0, 250000, tzinfo=ZONE)   # the current submission's created_at
