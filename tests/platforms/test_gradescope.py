@@ -222,8 +222,14 @@ def test_run_autograder_leaves_nothing_readable_to_the_sandbox_user(autograder_t
                source / "data" / "MNIST" / "raw", *sorted((source / "data" / "MNIST" / "raw").glob("*"))[:2],
                autograder_tree / "submission" / "cnn.ipynb", autograder_tree / "results" / "results.json"]
     uid = SANDBOX_UIDS[-1]
+
+    def become_the_sandbox_user() -> None:  # every id, groups included, as the sandbox drops them
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
     try:
-        found = readable_by_sandbox([*secrets, Path("/etc/hostname")], "/", {}, lambda: os.setresuid(uid, uid, uid))
+        found = readable_by_sandbox([*secrets, Path("/etc/hostname")], "/", {}, become_the_sandbox_user)
     finally:
         for folder in opened:
             folder.chmod(folder.stat().st_mode & ~0o001)

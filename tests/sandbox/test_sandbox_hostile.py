@@ -97,7 +97,7 @@ for pid in [p for p in os.listdir('/proc') if p.isdigit()]:   # paths in other p
     except OSError:
         continue
     for word in words:
-        for guess in (word, word + '/source/cnn/cnn.ipynb', word + '/autograder/reference.py',
+        for guess in (word + '/source/cnn/cnn.ipynb', word + '/autograder/reference.py',
                       '{project}/source/cnn/cnn.ipynb'):
             try:
                 open(guess, 'rb').read(10)
@@ -109,7 +109,7 @@ sys.path[:0] = ['{project}', os.path.dirname(os.path.dirname(os.getcwd()))]
 try:
     import autograder.reference
     found.append('autograder.reference')
-except ImportError:
+except (ImportError, OSError):   # not on the path, or not readable: either way out of reach
     pass
 raise RuntimeError(f'FOUND {{found}}')
 """), 0),
