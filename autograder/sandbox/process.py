@@ -207,7 +207,7 @@ class SandboxProcess:
         """Every 50 ms: wall clock, and the memory of all its processes (resident, plus RAM-backed files
         they hold open, plus each second what it stored in shared folders). Fails closed: anything
         going wrong here kills the sandbox."""
-        stored, checked = 0, 0.0
+        stored, checked, over = 0, 0.0, 0
         try:
             while self.process.poll() is None:
                 now = time.monotonic()
@@ -215,9 +215,14 @@ class SandboxProcess:
                     stored, checked = self.plan.stored(self.process.pid), now
                 members = self.plan.members(self.process.pid)
                 resident, files = sum(map(resident_bytes, members)), held_file_bytes(members)
+                # over the limit on two readings in a row: one reading of processes that are changing
+                # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
+                if resident + files + stored > self.limits.memory_bytes:
+                    stored, checked = self.plan.stored(self.process.pid), now   # never judge on a stale count
+                over = over + 1 if resident + files + stored > self.limits.memory_bytes else 0
                 if now - self.started > self.limits.total_seconds:
                     self.kill(Ending.TIMED_OUT)
-                elif resident + files + stored > self.limits.memory_bytes:
+                elif over >= 2:
                     self.memory_seen = (f"{resident // 2**20} MB resident in {len(members)} processes, "
                                         f"{files // 2**20} MB in open memory files, {stored // 2**20} MB stored")
                     self.kill(Ending.MEMORY)
