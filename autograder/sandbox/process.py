@@ -29,7 +29,10 @@ from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .harness.syscalls import UNFILTERED_EXIT
 from .isolation import Mode, Plan, confine, process_tree, processes_of
 
-_SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
+_SANDBOXES = itertools.count()
+# The sandbox's first half second is bubblewrap setting up and Python starting, before any student code
+# can run (the harness imports PyTorch first): readings of processes in the middle of that are not judged.
+STARTING_SECONDS = 0.5  # names this process's sandbox cgroups apart
 
 
 @dataclass
@@ -219,7 +222,8 @@ class SandboxProcess:
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
                 if resident + files + stored > self.limits.memory_bytes:
                     stored, checked = self.plan.stored(self.process.pid), now   # never judge on a stale count
-                over = over + 1 if resident + files + stored > self.limits.memory_bytes else 0
+                starting = now - self.started < STARTING_SECONDS
+                over = over + 1 if resident + files + stored > self.limits.memory_bytes and not starting else 0
                 if now - self.started > self.limits.total_seconds:
                     self.kill(Ending.TIMED_OUT)
                 elif over >= 2:
