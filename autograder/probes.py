@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .context import close
 from .sandbox.harness.contract import OPTIMIZER_STEPS, PROBE_LR
 from .sandbox.harness.problems import ProbeNet, ProbeProblem, criterion_inputs, optimizer_gradients
 
@@ -116,8 +117,6 @@ class LoopEffect:
 
 
 def _same(found: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], tolerance: float) -> bool:
-    from .context import close
-
     return set(expected) <= set(found) and all(close(found[k], expected[k], tolerance) for k in expected)
 
 

@@ -7,13 +7,11 @@ written, so the student sees a reason rather than Gradescope's bare "the autogra
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from ..platform.grading import close_to_sandbox, grade_upload
+from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload
 from ..results import write_json_atomically
-from ..sandbox.isolation import Mode
 from . import present
 from .config import BundleConfig, ConfigError, load_config
 from .ratelimit import MetadataError, over_limit, read_metadata
@@ -33,11 +31,8 @@ def limited(root: Path, config: BundleConfig) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m autograder.gradescope.run", description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, nargs="?", default=Path("/autograder"))
-    parser.add_argument("--isolation", choices=("auto", Mode.BUBBLEWRAP.value, Mode.USER.value), default="auto",
-                        help="the sandbox to use (default: the strongest this container allows)")
-    args = parser.parse_args(argv)
+    args = entry_point_arguments("python3 -m autograder.gradescope.run", __doc__.splitlines()[0], Path("/autograder"),
+                                 argv)
     root, results = args.root, args.root / "results" / "results.json"
     try:
         close_to_sandbox([root, root / "source", root / "submission", root / "results"])  # metadata: names, e-mails

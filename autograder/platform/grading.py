@@ -7,6 +7,7 @@ container and telling the student's mistakes from the grader's faults happen her
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..failures import expected, report
 from ..paths import RELEASE_NOTEBOOK
 from ..results import Verdict
+from ..sandbox.isolation import Mode
 from ..sandbox.process import Limits
 from ..settings import Settings
 from ..submission import SubmissionError, read_answers
@@ -36,6 +38,15 @@ class Outcome:
     verdict: Verdict | None = None
     not_gradable: str = ""
     fault: str = ""
+
+
+def entry_point_arguments(prog: str, description: str, root: Path, argv: list[str] | None) -> argparse.Namespace:
+    """What every platform's entry point takes: the platform's tree (``root`` by default) and the sandbox."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("root", type=Path, nargs="?", default=root)
+    parser.add_argument("--isolation", choices=("auto", Mode.BUBBLEWRAP.value, Mode.USER.value), default="auto",
+                        help="the sandbox to use (default: the strongest this container allows)")
+    return parser.parse_args(argv)
 
 
 def find_notebook(folder: Path, name: str = RELEASE_NOTEBOOK.name) -> Path:

@@ -7,24 +7,19 @@ written and the exit status is 0: PrairieLearn throws the results away when the 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from ..platform.grading import close_to_sandbox, grade_upload
+from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload
 from ..results import write_json_atomically
-from ..sandbox.isolation import Mode
 from . import results
 
 HIDDEN = ("tests", "student", "serverFilesCourse", "data", "results")   # everything PrairieLearn mounts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m autograder.prairielearn.run", description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, nargs="?", default=Path("/grade"))
-    parser.add_argument("--isolation", choices=("auto", Mode.BUBBLEWRAP.value, Mode.USER.value), default="auto",
-                        help="the sandbox to use (default: the strongest this container allows)")
-    args = parser.parse_args(argv)
+    args = entry_point_arguments("python3 -m autograder.prairielearn.run", __doc__.splitlines()[0], Path("/grade"),
+                                 argv)
     try:
         (args.root / "results").mkdir(parents=True, exist_ok=True)   # PrairieLearn does not create it
         close_to_sandbox([args.root, *(args.root / name for name in HIDDEN)])
