@@ -8,8 +8,9 @@ Two processes take part in grading one submission.
   whoever started it: it reads the submission, the MNIST data and its own code, and writes results.
   It never imports or calls student Python.
 * The **harness** (the ``harness`` package) runs the student's answer cells and the assignment's given
-  cells, then records what the code built (exported model graphs, parameters, the effect of the loss and
-  optimizer, a call log of ``train_model`` on a probe problem). It is the only process that runs
+  cells, then records what the code built and did (exported model graphs, the loss on drawn inputs,
+  what one optimizer step changed, the weights and accuracies ``train_model`` leaves on a probe
+  problem), effects the grader recomputes rather than trusts. It is the only process that runs
   student code, and it runs confined by one of the modes of ``isolation.py``:
 
   ``bubblewrap`` (the default wherever namespaces can be created): ``bwrap`` gives the harness
@@ -30,11 +31,12 @@ Two processes take part in grading one submission.
   ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
 
   In every mode: a seccomp filter the harness installs on itself before the first cell
-  (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, tracing, or
-  sockets other than ``AF_UNIX``), inherited by all it starts; resource limits (wall clock, CPU time,
-  memory of all its processes, process count, open files, file size, printed output) as rlimits and a
-  watchdog that also counts RAM held in files (tmpfs folders, deleted or shared-memory files, the shared
-  folders), plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
+  (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, tracing,
+  sockets other than ``AF_UNIX``, descriptors in flight or larger socket and pipe buffers), inherited by
+  all it starts; resource limits (wall clock, CPU time, memory of all its processes, process count,
+  open files, file size, printed output) as rlimits and a watchdog that also counts RAM held in files
+  (tmpfs folders, deleted or shared-memory files, the shared folders) and in the kernel buffers of its
+  sockets and pipes, plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
   GPU, no data.
 
 Channels

@@ -26,7 +26,7 @@ from .cgroups import group_for, join, ran_out_of_memory
 from .channel import ChannelReader
 from .exposure import refuse_if_exposed
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
-from .harness.syscalls import UNFILTERED_EXIT
+from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
 from .isolation import Mode, Plan, confine, process_tree, processes_of
 
 _SANDBOXES = itertools.count()
@@ -95,9 +95,28 @@ def tree_resident_bytes(pid: int) -> int:
     return sum(map(resident_bytes, process_tree(pid)))
 
 
+def _sysctl(name: str, default: int) -> int:
+    try:
+        return int(Path("/proc/sys", name).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+# The most kernel memory one open socket or pipe of the sandbox can hold queued, given what the system-call
+# filter leaves it (``harness/syscalls.py``): each message or connection at most twice the default send
+# buffer; a socket queues one peer's data, a listening socket its backlog (each pending connection with
+# its data), a datagram socket up to ``max_dgram_qlen`` + 1 messages, even of senders already gone. A
+# pipe keeps its default 16 pages. The watchdog charges every socket and pipe at this bound, since no
+# reading of /proc says what it holds.
+_QUEUED_UNIT = 2 * _sysctl("net/core/wmem_default", 212992)
+SOCKET_BYTES = _QUEUED_UNIT * (max(LISTEN_BACKLOG, _sysctl("net/unix/max_dgram_qlen", 10)) + 2)
+PIPE_BYTES = 16 * resource.getpagesize()
+
+
 def held_file_bytes(pids: list[int]) -> int:
-    """Memory held in files open in ``pids`` that no folder scan finds (memory files, deleted files) or
-    that live in RAM (/dev/shm): resident memory does not count them until they are mapped."""
+    """Memory held through files open in ``pids`` that no folder scan finds (memory files, deleted files)
+    or that live in RAM (/dev/shm), which resident memory does not count until they are mapped, and
+    the kernel buffers of their sockets and pipes, at the most each can hold."""
     seen, total = set(), 0
     for pid in pids:
         try:
@@ -108,14 +127,17 @@ def held_file_bytes(pids: list[int]) -> int:
             path = f"/proc/{pid}/fd/{fd}"
             try:
                 target = os.readlink(path)
-                if not target.startswith(("/memfd:", "/dev/shm/")) and not target.endswith(" (deleted)"):
+                buffer = SOCKET_BYTES if target.startswith("socket:") else PIPE_BYTES if target.startswith(
+                    "pipe:") else None
+                if buffer is None and not target.startswith(("/memfd:", "/dev/shm/")) \
+                        and not target.endswith(" (deleted)"):
                     continue
                 info = os.stat(path)
             except OSError:
                 continue
             if (info.st_dev, info.st_ino) not in seen:
                 seen.add((info.st_dev, info.st_ino))
-                total += info.st_size
+                total += info.st_size if buffer is None else buffer
     return total
 
 
@@ -228,7 +250,8 @@ class SandboxProcess:
                     self.kill(Ending.TIMED_OUT)
                 elif over >= 2:
                     self.memory_seen = (f"{resident // 2**20} MB resident in {len(members)} processes, "
-                                        f"{files // 2**20} MB in open memory files, {stored // 2**20} MB stored")
+                                        f"{files // 2**20} MB in open memory files and kernel buffers, "
+                                        f"{stored // 2**20} MB stored")
                     self.kill(Ending.MEMORY)
                 time.sleep(0.05)
         except BaseException:  # noqa: BLE001 - a watchdog that cannot watch must not leave it running

@@ -87,3 +87,38 @@ def test_user_mode_files_in_nested_shared_folders_count_and_go(shared_nest):
                       Limits(total_seconds=15, cell_seconds=30, memory_bytes=850 * MB))
     assert run.ended == "memory limit"
     assert list(shared_nest.iterdir()) == []
+
+
+# Kernel memory queued on sockets that the cell keeps open, and pipes full of data: no process's
+# resident memory, counted at the most each can hold.
+QUEUED = """
+import os, socket, time
+held = []
+for index in range({pairs}):
+    sender, receiver = socket.socketpair()
+    sender.setblocking(False)
+    try:
+        while True:
+            sender.send(b'q' * 65536)
+    except BlockingIOError:
+        pass
+    held.append((sender, receiver))
+    reading, writing = os.pipe()
+    os.set_blocking(writing, False)
+    try:
+        while True:
+            os.write(writing, b'p' * 65536)
+    except BlockingIOError:
+        pass
+    held.append((reading, writing))
+time.sleep(20)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["bubblewrap", "user"])
+@pytest.mark.parametrize("pairs", [50, 3])
+def test_kernel_buffers_of_sockets_and_pipes_count(mode, pairs):
+    _, run = run_cell(QUEUED.format(pairs=pairs), mode,
+                      Limits(total_seconds=12, cell_seconds=30, memory_bytes=1200 * MB))
+    assert run.ended == ("memory limit" if pairs == 50 else "timed out"), run.memory_seen

@@ -50,6 +50,20 @@ attempt('packet', lambda: libc.socket(17, 3, 0))
 attempt('inet_in_thread', lambda: __import__('concurrent.futures').futures.ThreadPoolExecutor(1).submit(
     socket.socket, socket.AF_INET).result())
 attempt('unix', lambda: socket.socketpair()[0].close())
+pair = socket.socketpair()
+attempt('send_fds', lambda: socket.send_fds(pair[0], [b'x'], [os.open('/proc/self/stat', os.O_RDONLY)]) and None)
+attempt('sendmsg', lambda: pair[0].sendmsg([b'x']) and None)
+attempt('send', lambda: pair[0].send(b'x') and None)
+attempt('sndbuf', lambda: pair[0].setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22))
+attempt('rcvbufforce', lambda: pair[1].setsockopt(socket.SOL_SOCKET, 33, 1 << 22))
+attempt('keepalive', lambda: pair[0].setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(f'\\0probe-listener-{os.getpid()}')
+attempt('listen_long', lambda: listener.listen(4096))
+attempt('listen_short', lambda: listener.listen(8))
+import fcntl
+pipe_ends = os.pipe()
+attempt('pipe_resize', lambda: fcntl.fcntl(pipe_ends[0], 1031, 1 << 20) and None)
 attempt('fork', lambda: os.waitpid(os.fork() or os._exit(0), 0) and None)
 """
 REFUSED = {"unshare_user": "EPERM", "unshare_mount": "EPERM", "unshare_net": "EPERM", "setns": "EPERM",
@@ -58,7 +72,9 @@ REFUSED = {"unshare_user": "EPERM", "unshare_mount": "EPERM", "unshare_net": "EP
            "memfd": "ENOSYS", "io_uring": "EPERM", "ptrace": "EPERM", "process_vm_readv": "EPERM", "bpf": "EPERM",
            "perf_event_open": "EPERM", "keyctl": "EPERM", "userfaultfd": "EPERM", "inet": "EAFNOSUPPORT",
            "inet6": "EAFNOSUPPORT", "netlink": "EAFNOSUPPORT", "packet": "EAFNOSUPPORT",
-           "inet_in_thread": "EAFNOSUPPORT", "unix": "ok", "fork": "ok"}
+           "inet_in_thread": "EAFNOSUPPORT", "unix": "ok", "send_fds": "EPERM", "sendmsg": "EPERM",
+           "send": "ok", "sndbuf": "EPERM", "rcvbufforce": "EPERM", "keepalive": "ok", "listen_long": "EPERM",
+           "listen_short": "ok", "pipe_resize": "EPERM", "fork": "ok"}
 
 
 def outcomes(output: str) -> dict[str, str]:

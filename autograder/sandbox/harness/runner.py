@@ -25,6 +25,9 @@ def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
     install_or_exit()
     torch.set_num_threads(1)
+    # DataLoader workers hand tensors back through named shared-memory files rather than by passing file
+    # descriptors over sockets, which the filter refuses (a descriptor in flight is memory no one holds)
+    torch.multiprocessing.set_sharing_strategy("file_system")
     torch.manual_seed(job["seed"])
     report: dict = {}
     namespace = fresh_namespace()

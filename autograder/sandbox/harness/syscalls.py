@@ -8,6 +8,11 @@ probing for a feature survives. Calls of another architecture (``int 0x80``) kil
 Refused: new namespaces (``unshare``, ``setns``, ``clone`` with a namespace flag; ``clone3``, whose
 flags seccomp cannot read, answers ENOSYS so that glibc falls back to ``clone``), mounting in any form,
 System V IPC (memory no limit counts), sockets of any family but ``AF_UNIX`` (no network in any mode),
+``sendmsg`` and ``sendmmsg`` (the only way to put a file descriptor in flight on a socket, where no
+process holds it and no watchdog sees its memory; ``send`` and ``write`` work, and the harness has
+DataLoader workers share tensors through named files instead), socket buffer sizes (``setsockopt``
+``SO_SNDBUF`` and the like), listen queues longer than ``LISTEN_BACKLOG`` and pipe resizing (so that
+the most any socket or pipe can queue in the kernel is small and known: the watchdog counts it),
 memory files (``memfd_create``, ``memfd_secret``: memory held outside any process), io_uring (its
 operations bypass this filter), tracing and reading other processes, BPF, perf, keys,
 ``userfaultfd``, modules, kexec, ``chroot``, swap, reboot and the machine's clock and names.
@@ -26,6 +31,7 @@ REFUSED = (
     "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl",
     "msgget", "msgsnd", "msgrcv", "msgctl",
     "memfd_secret", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "sendmsg", "sendmmsg",
     "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd", "kcmp",
     "name_to_handle_at", "open_by_handle_at",
     "bpf", "perf_event_open", "fanotify_init", "keyctl", "add_key", "request_key", "userfaultfd",
@@ -33,6 +39,13 @@ REFUSED = (
     "swapon", "swapoff", "reboot", "acct", "quotactl", "quotactl_fd", "syslog", "iopl", "ioperm", "vhangup",
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
 )
+# Kernel memory that sockets and pipes queue is counted by the watchdog per open socket and pipe, at the
+# most each can hold; these rules keep that most small: the default send buffer (no SO_SNDBUF and the
+# like), a short listen queue, the default pipe size.
+BUFFER_OPTIONS = (7, 8, 32, 33)            # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
+SOL_SOCKET = 1
+LISTEN_BACKLOG = 16                        # the most connections a listening socket may queue
+F_SETPIPE_SZ = 1031
 UNAVAILABLE = ("clone3", "memfd_create")   # ENOSYS: callers fall back to what the filter can judge
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 AF_UNIX = 1
@@ -75,6 +88,11 @@ def install() -> None:
             rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
         for call in ("socket", "socketpair"):
             rules.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), call, seccomp.Arg(0, seccomp.NE, AF_UNIX))
+        for option in BUFFER_OPTIONS:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), "setsockopt", seccomp.Arg(1, seccomp.EQ, SOL_SOCKET),
+                           seccomp.Arg(2, seccomp.EQ, option))
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "listen", seccomp.Arg(1, seccomp.GT, LISTEN_BACKLOG))
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "fcntl", seccomp.Arg(1, seccomp.EQ, F_SETPIPE_SZ))
         rules.load()
     except OSError as error:
         raise FilterUnavailable(f"the kernel refused the seccomp filter: {error}") from error
