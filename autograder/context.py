@@ -12,6 +12,7 @@ from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
 from .assignment import ModelSpec
+from .bounds import CheckBudget
 from .report import Report, load_report
 from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_weights_record
 from .sandbox.harness.problems import second_batch
@@ -29,6 +30,7 @@ class GradingContext:
     settings: Settings
     mnist: MnistTensors
     seed: int                                         # this submission's probe seed (the job's)
+    budget: CheckBudget                               # the grader's CPU time left for these checks
     unreadable: str = ""                              # why the submission was not run at all
     answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .bounds import require_fresh_process
 from .results import Verdict
 from .sandbox.exposure import sensitive_paths
 from .sandbox.isolation import Mode, choose_mode
@@ -26,6 +27,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     ``sandbox.isolation`` or ``auto`` for the strongest one available.
     """
     settings = settings or Settings()
+    require_fresh_process()
     mode = choose_mode(isolation)
     started = time.monotonic()
     sandbox, unreadable, answers = None, "", {}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .assignment import MODELS
+from .bounds import CheckBudget, memory_bound, refused_memory
 from .context import GradingContext, MnistTensors
 from .paths import CHECKS
 from .results import CheckResult, Verdict
@@ -40,6 +41,10 @@ class _CheckCollector:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "check(title, points): a graded check and its points")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Function) -> None:
+        self.context.budget.require_time()   # raised here, it is this check's failure and reason
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Function, call: pytest.CallInfo):
@@ -70,6 +75,8 @@ def _reason(excinfo) -> str:
     if excinfo is None:
         return "the check did not run"
     error = excinfo.value
+    if refused_memory(error):
+        return "could not be checked: it needed more memory than the grader gives one submission's checks"
     text = (str(error) if isinstance(error, AssertionError)
             else f"could not be checked ({type(error).__name__}: {error})")
     return excerpt(text, 400)
@@ -111,10 +118,13 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
-        context = GradingContext(run, settings, mnist, seed, unreadable=unreadable, answer_sources=answers)
-        notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))][:MAX_NOTES]
-        checks = run_checks(context)
+        with memory_bound(settings.grader_memory_bytes):
+            context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
+                                     unreadable=unreadable, answer_sources=answers)
+            notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
+            checks = run_checks(context)
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)
+    notes = notes[:MAX_NOTES]
     details = {"accuracies": dict(context.accuracies), "layers": dict(context.layers)}
     return Verdict(str(path), checks, time.monotonic() - started, notes, details)

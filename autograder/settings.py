@@ -32,3 +32,7 @@ class Settings:
     accuracy: AccuracyBudget = field(default_factory=AccuracyBudget)
     limits: Limits = field(default_factory=Limits)
     submission_seconds: float = 600.0  # a batch's whole grading of one submission, sandbox and checks together
+    # The grader's own work on one submission's artifacts (``autograder.bounds``), behind the costing of
+    # each step: the growth of its address space while the checks run, and their CPU time together.
+    grader_memory_bytes: int = 3 * 1024**3
+    grader_cpu_seconds: float = 600.0

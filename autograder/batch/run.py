@@ -73,6 +73,8 @@ class Worker:
         if not line:
             return self._died(submission)
         reply = json.loads(line)
+        if reply.get("spent"):   # it may grade no more: the next submission gets a new process
+            self.stop()
         if "error" in reply:
             return Outcome(submission, None, reply["error"])
         return Outcome(submission, reply["results"])

@@ -3,7 +3,9 @@ submissions it is sent, one after the other. Each student's code still runs in i
 this process only scores artifacts, so nothing of one submission reaches the next.
 
 Protocol: one JSON object per line on stdin (``{"notebook": ..., "results": ...}``), one reply per
-line on stdout (``{"results": {...}}`` once the results file is written, or ``{"error": why}``).
+line on stdout (``{"results": {...}}`` once the results file is written, or ``{"error": why}``), with
+``"spent": true`` when this process may grade no more (its memory bound was reached: see
+``autograder.bounds``); it exits after that reply.
 
     python -m autograder.batch.worker ISOLATION [LOG_FOLDER]
 """
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..bounds import spent
 from ..context import MnistTensors
 from ..engine import grade
 from ..failures import report
@@ -34,8 +37,12 @@ def main() -> None:
             reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only
             reply = {"error": report(error, log_folder)}
+        if spent():
+            reply["spent"] = True
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
+        if spent():
+            return
 
 
 if __name__ == "__main__":

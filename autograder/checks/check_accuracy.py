@@ -26,7 +26,7 @@ def test_accuracy(graded, model, record_property):
     try:
         accuracy = train_and_test(module, graded.mnist.train, graded.mnist.test, spec.input, budget.iterations[model],
                                   budget.test_images, budget.batch_size, budget.lr, graded.settings.seed, device,
-                                  budget.cpu_seconds)
+                                  min(budget.cpu_seconds, graded.budget.left()))
     except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
         raise AssertionError(f"{spec.name} could not be trained ({type(error).__name__}: {error})"[:300]) from None
     graded.accuracies[model] = accuracy

@@ -1,0 +1,131 @@
+"""The grader's own limits while it checks one submission's artifacts.
+
+Every step the checks take is costed before it runs (``artifacts``, ``operators.call_cost``) and
+training has its own CPU budget; these limits stand behind that costing, so that a mistake in it, or an
+artifact it did not foresee, costs that submission a verdict and never the grader or a classmate:
+
+* memory: while the checks run, the grader's address space may grow by at most ``memory_bytes``
+  (``RLIMIT_AS``); an allocation beyond it fails inside the check that asked for it, which then
+  fails with the reason. Some libraries do not recover from a refused allocation (oneDNN creates no
+  new primitive afterwards), so a process where one was refused is *spent*: it grades nothing more
+  (``require_fresh_process``), and a batch replaces its worker;
+* time: the checks of one submission together get at most ``cpu_seconds`` of the grader's CPU time;
+  training stops when it is spent, and every check that starts after that fails at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import threading
+import time
+from collections.abc import Iterator
+
+import torch
+
+from .failures import GraderError
+
+
+class BudgetSpent(AssertionError):
+    """A check that could not run within the grader's bounds for one submission (its reason)."""
+
+
+class CheckBudget:
+    """The CPU time left to one submission's checks."""
+
+    def __init__(self, cpu_seconds: float) -> None:
+        self.cpu_seconds = cpu_seconds
+        self.deadline = time.process_time() + cpu_seconds
+
+    def left(self) -> float:
+        return self.deadline - time.process_time()
+
+    def require_time(self) -> None:
+        if self.left() <= 0:
+            raise BudgetSpent(f"not checked: the grader's {self.cpu_seconds:g} s of CPU time for one submission "
+                              "were spent on the checks before it")
+
+
+# How a refused allocation shows: Python's MemoryError, PyTorch's allocator, oneDNN's primitive creation.
+_REFUSALS = ("can't allocate memory", "could not create a primitive")
+_SPENT = [False]
+
+
+def refused_memory(error: BaseException | None) -> bool:
+    """Whether ``error``, or an exception it was raised from or while handling, is a refused allocation
+    (checks rephrase their errors, ``from None`` included: the original stays the context). Noting one
+    marks this process spent."""
+    for _ in range(20):
+        if error is None:
+            return False
+        if isinstance(error, MemoryError) or any(text in str(error) for text in _REFUSALS):
+            _SPENT[0] = True
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def require_fresh_process() -> None:
+    """Refuse to grade in a process whose memory bound was reached before (see the module's docstring)."""
+    if _SPENT[0]:
+        raise GraderError("an earlier grading in this process reached the grader's memory bound; "
+                          "grade in a new process")
+
+
+def spent() -> bool:
+    return _SPENT[0]
+
+
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _address_space() -> int:
+    return _status_bytes("VmSize")
+
+
+def _peak_address_space() -> int:
+    return _status_bytes("VmPeak")
+
+
+_NEAR = 64 * 1024**2   # a peak this close to the bound counts as reaching it
+
+
+def _start_pytorch_threads() -> None:
+    """PyTorch starts its worker and autograd threads on first use, and each reserves address space
+    (a stack, a malloc arena) that honest checks would otherwise be charged for."""
+    weights = torch.rand(256, 256, requires_grad=True)
+    (weights @ weights).relu().sum().backward()
+
+
+_LOCK = threading.Lock()
+_HOLDERS = [0]
+
+
+@contextlib.contextmanager
+def memory_bound(memory_bytes: int) -> Iterator[None]:
+    """Let the process's address space grow by at most ``memory_bytes`` inside the block (or less, where
+    a lower limit was already set). A block entered while another holds the bound (nested, or in
+    another thread) runs under that one's bound, which the first block lifts when it leaves."""
+    with _LOCK:
+        _HOLDERS[0] += 1
+        outer = _HOLDERS[0] == 1
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if outer:
+            _start_pytorch_threads()
+            limit = min([_address_space() + memory_bytes,
+                         *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _HOLDERS[0] -= 1
+            if outer:
+                if _peak_address_space() > limit - _NEAR:
+                    _SPENT[0] = True   # an allocation may have been refused where no check saw it
+                resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
