@@ -6,8 +6,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import nbformat
-
 from .assignment import MODELS, OTHER_CNN_FILTERS, STUDENT_MODULES
 from .paths import RELEASE_NOTEBOOK
 
@@ -56,17 +54,18 @@ def build_program(answers: dict[str, str]) -> list[dict]:
     """The cells to run, in the assignment's order: the student's answer cells and the assignment's
     own (locked) code cells, taken from the release, not from the submission, so edits to them do not
     count. Test cells and cells tagged ``skip-grading`` (data, training, figures, widgets) are left out."""
-    template = nbformat.read(RELEASE_NOTEBOOK, as_version=4)
+    template = json.loads(RELEASE_NOTEBOOK.read_text(encoding="utf-8"))  # the project's own file (nbformat 4)
     cells = []
-    for cell in template.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta or meta.get("grade") or SKIP_TAG in cell.metadata.get("tags", []):
+    for cell in template["cells"]:
+        metadata = cell.get("metadata", {})
+        meta = metadata.get("nbgrader", {})
+        if cell["cell_type"] != "code" or not meta or meta.get("grade") or SKIP_TAG in metadata.get("tags", []):
             continue
         grade_id = meta["grade_id"]
         if meta.get("solution"):
             code = answers.get(grade_id, f"raise NotImplementedError('answer cell {grade_id} is missing')")
         else:
-            code = cell.source
+            code = _source(cell)
         cells.append({"id": grade_id, "code": code})
     return cells
 

@@ -1,9 +1,11 @@
 """Speed of the autograder against grading the nbgrader way, on the same submission, in one run.
 
 Times ``python -m autograder grade`` and ``nbgrader autograde`` (which executes every cell, training
-included) on the reference solution, and prints both wall times and their ratio.
+included) on the reference solution, and prints both wall times and their ratio. With ``--baseline
+REV`` it also times the autograder of an earlier commit (checked out in a scratch worktree, graded by the
+same interpreter) in the same run, alternating with this tree's runs, and prints the ratio.
 
-    MNIST_ROOT=../shared/data python scripts/benchmark_grading.py [--repeat 3] [--skip-nbgrader]
+    MNIST_ROOT=../shared/data python scripts/benchmark_grading.py [--repeat 3] [--skip-nbgrader] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -29,9 +31,26 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def autograder_seconds(repeat: int, isolation: str = "auto") -> list[float]:
-    command = [sys.executable, "-m", "autograder", "grade", str(SUBMISSION), "--isolation", isolation]
-    return [timed(command, ROOT) for _ in range(repeat)]
+def autograder_seconds(repeat: int, isolation: str = "auto", tree: Path = ROOT) -> list[float]:
+    """Grading times of the autograder in ``tree`` (``-m`` puts the working folder first on the path, so
+    that tree's package is the one graded with)."""
+    command = [sys.executable, "-m", "autograder", "grade", str(tree / SUBMISSION.relative_to(ROOT)),
+               "--isolation", isolation]
+    return [timed(command, tree) for _ in range(repeat)]
+
+
+def baseline_and_ours(revision: str, repeat: int) -> tuple[list[float], list[float]]:
+    """Runs of the autograder at ``revision`` and of this tree, alternating, so that both see the same
+    machine."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), revision], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            runs = [(autograder_seconds(1, tree=tree)[0], autograder_seconds(1)[0]) for _ in range(repeat)]
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    return [base for base, _ in runs], [ours for _, ours in runs]
 
 
 def nbgrader_seconds() -> float:
@@ -65,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="autograder runs (the median is reported)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="time the autograder only")
+    parser.add_argument("--baseline", metavar="REV", help="also time the autograder of this git revision")
     args = parser.parse_args()
     installs = filter_install_seconds(5)
     print(f"system-call filter: installed in {1000 * statistics.median(installs):.0f} ms "
@@ -75,6 +95,14 @@ def main() -> None:
     print(f"without isolation:  median {statistics.median(bare):6.1f} s  "
           f"(runs: {', '.join(f'{s:.1f}' for s in bare)}); "
           f"isolation overhead {statistics.median(ours) - statistics.median(bare):+.1f} s (target: at most 1 s)")
+    if args.baseline:
+        try:
+            base, again = baseline_and_ours(args.baseline, args.repeat)
+        except subprocess.CalledProcessError as error:
+            sys.exit(f"cannot check out {args.baseline}: {(error.stderr or b'').decode().strip() or error}")
+        base_median, our_median = statistics.median(base), statistics.median(again)
+        print(f"baseline {args.baseline}: median {base_median:6.1f} s, this tree {our_median:.1f} s in the same "
+              f"runs: ratio {our_median / base_median:.2f} (below 1: faster)")
     if args.skip_nbgrader:
         return
     theirs = nbgrader_seconds()
