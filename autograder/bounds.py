@@ -8,7 +8,9 @@ artifact it did not foresee, costs that submission a verdict and never the grade
   (``RLIMIT_AS``); an allocation beyond it fails inside the check that asked for it, which then
   fails with the reason. Some libraries do not recover from a refused allocation (oneDNN creates no
   new primitive afterwards), so a process where one was refused is *spent*: it grades nothing more
-  (``require_fresh_process``), and a batch replaces its worker;
+  (``require_fresh_process``), and a batch replaces its worker. A refusal is noticed three ways: a
+  check's error (or its cause) is one, the address space peaked near the bound, or, once the bound is
+  lifted, oneDNN cannot create a primitive it has never made;
 * time: the checks of one submission together get at most ``cpu_seconds`` of the grader's CPU time;
   training stops when it is spent, and every check that starts after that fails at once.
 """
@@ -102,8 +104,22 @@ def _start_pytorch_threads() -> None:
     (weights @ weights).relu().sum().backward()
 
 
+def _new_primitives_work() -> bool:
+    """Whether oneDNN still creates primitives: a convolution of a shape this process never ran before
+    (a cached primitive would work even where creating one no longer does)."""
+    import torch
+
+    _CANARIES[0] += 1
+    try:
+        torch.nn.functional.conv2d(torch.ones(1, 2, 9, 8 + _CANARIES[0]), torch.ones(3, 2, 3, 3))
+    except RuntimeError:
+        return False
+    return True
+
+
 _LOCK = threading.Lock()
 _HOLDERS = [0]
+_CANARIES = [0]
 
 
 @contextlib.contextmanager
@@ -126,6 +142,6 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
         with _LOCK:
             _HOLDERS[0] -= 1
             if outer:
-                if _peak_address_space() > limit - _NEAR:
-                    _SPENT[0] = True   # an allocation may have been refused where no check saw it
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+                if _peak_address_space() > limit - _NEAR or not _new_primitives_work():
+                    _SPENT[0] = True   # an allocation may have been refused where no check saw it

@@ -12,7 +12,7 @@ from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
 from .assignment import ModelSpec
-from .bounds import CheckBudget
+from .bounds import CheckBudget, refused_memory
 from .report import Report, load_report
 from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_weights_record
 from .sandbox.harness.problems import second_batch
@@ -94,6 +94,7 @@ class GradingContext:
             except CheckFailure as failure:
                 self._exported[key] = failure
             except ArtifactError as error:
+                refused_memory(error)   # noted here: the cached failure is raised later, without its cause
                 self._exported[key] = CheckFailure(f"{what}: {error}")
         found = self._exported[key]
         if isinstance(found, CheckFailure):

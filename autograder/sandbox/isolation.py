@@ -174,6 +174,16 @@ def _host_devices(folder: str) -> set[int]:
     return devices
 
 
+# The most kernel memory one file or folder costs besides its data (inode, directory entry, a long name).
+INODE_BYTES = 2048
+
+
+def file_bytes(info: os.stat_result) -> int:
+    """What a file may occupy in memory: its length, or its allocated blocks where they are more (space
+    allocated past the end with ``fallocate`` leaves the length at 0), and its inode."""
+    return max(info.st_size, info.st_blocks * 512) + INODE_BYTES
+
+
 def tmpfs_bytes(pid: int) -> int:
     """What the bubblewrap sandbox of ``pid`` keeps in its tmpfs folders (RAM no process's resident
     memory shows), seen through the mount namespace of its first process."""
@@ -185,22 +195,24 @@ def tmpfs_bytes(pid: int) -> int:
             if os.stat(path).st_dev in _host_devices(folder):
                 continue  # not yet the sandbox's own tmpfs: bubblewrap is still setting up its namespace
             usage = os.statvfs(path)
-            total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+            total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize + (usage.f_files - usage.f_ffree) * INODE_BYTES
     return total
 
 
 def bytes_stored_by(uid: int) -> int:
-    """What ``uid`` keeps in the world-writable folders (which may be memory, as /dev/shm is)."""
+    """What ``uid`` keeps in the world-writable folders (which may be memory, as /dev/shm is), each file
+    and folder with its inode."""
     total = 0
     for entry in _entries_of(uid):
         if entry.is_dir(follow_symlinks=False):
-            for directory, _, files in os.walk(entry.path):
+            for directory, folders, files in os.walk(entry.path):
+                total += INODE_BYTES * (1 + len(folders))
                 for name in files:
                     with contextlib.suppress(OSError):
-                        total += os.lstat(os.path.join(directory, name)).st_size
+                        total += file_bytes(os.lstat(os.path.join(directory, name)))
         else:
             with contextlib.suppress(OSError):
-                total += entry.stat(follow_symlinks=False).st_size
+                total += file_bytes(entry.stat(follow_symlinks=False))
     return total
 
 

@@ -27,7 +27,7 @@ from .channel import ChannelReader
 from .exposure import refuse_if_exposed
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
-from .isolation import Mode, Plan, confine, process_tree, processes_of
+from .isolation import Mode, Plan, confine, file_bytes, process_tree, processes_of
 
 _SANDBOXES = itertools.count()
 # The sandbox's first half second is bubblewrap setting up and Python starting, before any student code
@@ -80,14 +80,17 @@ class SandboxRun:
 
 
 def resident_bytes(pid: int) -> int:
-    """Resident memory of one process (Linux /proc), 0 once it is gone."""
+    """Memory of one process (Linux /proc) that is its own: resident pages, its page tables (which a
+    sparse mapping of the zero page makes large while its resident size stays small) and what it has in
+    swap; 0 once it is gone."""
+    total = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(("VmRSS:", "VmPTE:", "VmSwap:")):
+                total += int(line.split()[1]) * 1024
     except OSError:
-        pass
-    return 0
+        return 0
+    return total
 
 
 def tree_resident_bytes(pid: int) -> int:
@@ -113,11 +116,10 @@ SOCKET_BYTES = _QUEUED_UNIT * (max(LISTEN_BACKLOG, _sysctl("net/unix/max_dgram_q
 PIPE_BYTES = 16 * resource.getpagesize()
 
 
-def held_file_bytes(pids: list[int]) -> int:
-    """Memory held through files open in ``pids`` that no folder scan finds (memory files, deleted files)
-    or that live in RAM (/dev/shm), which resident memory does not count until they are mapped, and
-    the kernel buffers of their sockets and pipes, at the most each can hold."""
-    seen, total = set(), 0
+def _open_in_memory(pids: list[int]) -> dict[tuple[int, int], int]:
+    """The files open in ``pids`` that hold memory no folder scan or resident size shows (memory files,
+    deleted files, /dev/shm files, sockets and pipes), by (device, inode), each with what it may hold."""
+    found: dict[tuple[int, int], int] = {}
     for pid in pids:
         try:
             descriptors = os.listdir(f"/proc/{pid}/fd")
@@ -135,9 +137,40 @@ def held_file_bytes(pids: list[int]) -> int:
                 info = os.stat(path)
             except OSError:
                 continue
+            found[(info.st_dev, info.st_ino)] = file_bytes(info) if buffer is None else buffer
+    return found
+
+
+def held_file_bytes(pids: list[int]) -> int:
+    """Memory held through files open in ``pids`` that no folder scan finds (memory files, deleted files)
+    or that live in RAM (/dev/shm), which resident memory does not count until they are mapped, and
+    the kernel buffers of their sockets and pipes, at the most each can hold."""
+    return sum(_open_in_memory(pids).values())
+
+
+def mapped_file_bytes(pids: list[int]) -> int:
+    """Memory files and deleted files that ``pids`` map but do not hold open (a file can be mapped,
+    closed and deleted: then only its touched pages are resident and no scan finds it), each counted
+    whole and once. Reading ``/proc/PID/map_files`` takes root; elsewhere this counts nothing, which the
+    bubblewrap sandbox's tmpfs measurement covers (those files can only live there)."""
+    seen, total = set(_open_in_memory(pids)), 0
+    for pid in pids:
+        try:
+            ranges = os.listdir(f"/proc/{pid}/map_files")
+        except OSError:
+            continue
+        for mapped in ranges:
+            path = f"/proc/{pid}/map_files/{mapped}"
+            try:
+                target = os.readlink(path)
+                if not (target.startswith("/memfd:") or target.endswith(" (deleted)")):
+                    continue
+                info = os.stat(path)
+            except OSError:
+                continue
             if (info.st_dev, info.st_ino) not in seen:
                 seen.add((info.st_dev, info.st_ino))
-                total += info.st_size if buffer is None else buffer
+                total += file_bytes(info)
     return total
 
 
@@ -166,6 +199,7 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))   # POSIX message queues: kernel memory
         if plan.mode == Mode.USER:
             assert plan.uid is not None
             os.setgroups([])
@@ -229,21 +263,22 @@ class SandboxProcess:
         os.close(job_out)
 
     def _watch(self) -> None:
-        """Every 50 ms: wall clock, and the memory of all its processes (resident, plus RAM-backed files
-        they hold open, plus each second what it stored in shared folders). Fails closed: anything
-        going wrong here kills the sandbox."""
+        """Every 50 ms: wall clock, and the memory of all its processes (resident, page tables and swap,
+        plus RAM-backed files and kernel buffers they hold open, plus each second what it stored in
+        shared folders or tmpfs and the deleted files it only maps). Fails closed: anything going
+        wrong here kills the sandbox."""
         stored, checked, over = 0, 0.0, 0
         try:
             while self.process.poll() is None:
                 now = time.monotonic()
-                if now - checked > 1.0:
-                    stored, checked = self.plan.stored(self.process.pid), now
                 members = self.plan.members(self.process.pid)
+                if now - checked > 1.0:
+                    stored, checked = self._stored(members), now
                 resident, files = sum(map(resident_bytes, members)), held_file_bytes(members)
                 # over the limit on two readings in a row: one reading of processes that are changing
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
                 if resident + files + stored > self.limits.memory_bytes:
-                    stored, checked = self.plan.stored(self.process.pid), now   # never judge on a stale count
+                    stored, checked = self._stored(members), now   # never judge on a stale count
                 starting = now - self.started < STARTING_SECONDS
                 over = over + 1 if resident + files + stored > self.limits.memory_bytes and not starting else 0
                 if now - self.started > self.limits.total_seconds:
@@ -256,6 +291,9 @@ class SandboxProcess:
                 time.sleep(0.05)
         except BaseException:  # noqa: BLE001 - a watchdog that cannot watch must not leave it running
             self.kill(Ending.UNWATCHED)
+
+    def _stored(self, members: list[int]) -> int:
+        return self.plan.stored(self.process.pid) + mapped_file_bytes(members)
 
     def kill(self, why: Ending) -> None:
         """Stop the sandbox and everything it started."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox.isolation import SANDBOX_UIDS, bytes_stored_by, remove_files_of
+from autograder.sandbox.isolation import INODE_BYTES, SANDBOX_UIDS, bytes_stored_by, remove_files_of
 from autograder.sandbox.process import Limits, held_file_bytes
 from sandbox_cells import run_cell
 
@@ -64,7 +64,7 @@ def test_files_of_a_sandbox_uid_at_any_depth_are_counted_and_removed(shared_nest
     link = shared_nest / "link"
     link.symlink_to("/etc")   # followed, it would count /etc and remove its files
     os.lchown(link, 0, 0)
-    assert bytes_stored_by(uid) == 4 * MB
+    assert bytes_stored_by(uid) == 4 * MB + 3 * INODE_BYTES   # two files and a folder
     remove_files_of(uid)
     assert not owned.exists() and not inner.exists() and Path("/etc/hostname").exists() and link.is_symlink()
 
@@ -76,7 +76,7 @@ def test_deleted_files_held_open_count(tmp_path):
         handle.flush()
         before = held_file_bytes([os.getpid()])
         path.unlink()
-        assert held_file_bytes([os.getpid()]) - before == 2 * MB
+        assert held_file_bytes([os.getpid()]) - before == 2 * MB + INODE_BYTES
 
 
 @pytest.mark.slow
@@ -122,3 +122,60 @@ def test_kernel_buffers_of_sockets_and_pipes_count(mode, pairs):
     _, run = run_cell(QUEUED.format(pairs=pairs), mode,
                       Limits(total_seconds=12, cell_seconds=30, memory_bytes=1200 * MB))
     assert run.ended == ("memory limit" if pairs == 50 else "timed out"), run.memory_seen
+
+
+# Memory that no resident size shows, each way its own cell: page tables of a sparse read-only mapping
+# of the zero page; /dev/shm space allocated past the files' ends (their length stays 0); /dev/shm files
+# mapped, closed and deleted (only a touched page is resident); empty files by the hundred thousand
+# (inodes, no data).
+PAGE_TABLES = """
+import mmap, time
+size = 1 << 40
+sparse = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000, prot=mmap.PROT_READ)
+sparse.madvise(mmap.MADV_NOHUGEPAGE)
+total = 0
+for offset in range(0, size, 2 << 20):
+    total += sparse[offset]
+time.sleep(20)
+"""
+ALLOCATED = """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+for index in range(12):
+    fd = os.open(f'/dev/shm/allocated-{os.getpid()}-{index}', os.O_CREAT | os.O_RDWR, 0o600)
+    assert libc.fallocate(fd, 1, ctypes.c_long(0), ctypes.c_long(60 << 20)) == 0, ctypes.get_errno()  # KEEP_SIZE
+    os.close(fd)
+time.sleep(20)
+"""
+MAPPED = """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+for index in range(12):
+    path = f'/dev/shm/mapped-{os.getpid()}-{index}'
+    with open(path, 'wb') as handle:
+        handle.write(b'm' * (60 << 20))
+    fd = os.open(path, os.O_RDONLY)
+    assert libc.mmap(None, 4096, 1, 1, fd, 0) not in (None, ctypes.c_void_p(-1).value)   # PROT_READ, MAP_SHARED
+    os.close(fd)
+    os.unlink(path)
+time.sleep(20)
+"""
+INODES = """
+import os, time
+os.mkdir('many')
+for index in range(300_000):
+    open(f'many/{index}', 'w').close()
+time.sleep(20)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "code"), [
+    ("bubblewrap", PAGE_TABLES), ("user", PAGE_TABLES), ("user", ALLOCATED), ("user", MAPPED),
+    ("bubblewrap", INODES)], ids=["page-tables-bubblewrap", "page-tables-user", "allocated-user",
+                                  "mapped-deleted-user", "inodes-bubblewrap"])
+def test_memory_outside_resident_sizes_counts(mode, code):
+    _, run = run_cell(code, mode, Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
+    assert run.ended == "memory limit", (run.ended, run.memory_seen, run.stderr_tail)

@@ -64,6 +64,20 @@ attempt('listen_short', lambda: listener.listen(8))
 import fcntl
 pipe_ends = os.pipe()
 attempt('pipe_resize', lambda: fcntl.fcntl(pipe_ends[0], 1031, 1 << 20) and None)
+page = ctypes.create_string_buffer(4096)
+vector = (ctypes.c_void_p * 2)(ctypes.addressof(page), 4096)
+attempt('vmsplice', lambda: libc.vmsplice(pipe_ends[1], vector, 1, 0))
+with open('spliced', 'wb') as handle:
+    handle.write(b's' * 4096)
+source = os.open('spliced', os.O_RDONLY)
+attempt('splice', lambda: os.splice(source, pipe_ends[1], 4096) and None)
+other = os.pipe()
+attempt('tee', lambda: libc.tee(pipe_ends[0], other[1], 4096, 0))
+attempt('setxattr', lambda: os.setxattr('spliced', 'user.hoard', b'x' * 60000))
+attempt('inotify', lambda: libc.inotify_init1(0))
+attempt('record_lock', lambda: fcntl.lockf(source, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 0))
+attempt('ofd_lock', lambda: fcntl.fcntl(source, 37, bytes(32)) and None)
+attempt('flock', lambda: fcntl.flock(source, fcntl.LOCK_SH))
 attempt('fork', lambda: os.waitpid(os.fork() or os._exit(0), 0) and None)
 """
 REFUSED = {"unshare_user": "EPERM", "unshare_mount": "EPERM", "unshare_net": "EPERM", "setns": "EPERM",
@@ -74,7 +88,9 @@ REFUSED = {"unshare_user": "EPERM", "unshare_mount": "EPERM", "unshare_net": "EP
            "inet6": "EAFNOSUPPORT", "netlink": "EAFNOSUPPORT", "packet": "EAFNOSUPPORT",
            "inet_in_thread": "EAFNOSUPPORT", "unix": "ok", "send_fds": "EPERM", "sendmsg": "EPERM",
            "send": "ok", "sndbuf": "EPERM", "rcvbufforce": "EPERM", "keepalive": "ok", "listen_long": "EPERM",
-           "listen_short": "ok", "pipe_resize": "EPERM", "fork": "ok"}
+           "listen_short": "ok", "pipe_resize": "EPERM", "vmsplice": "EPERM", "splice": "EPERM", "tee": "EPERM",
+           "setxattr": "EPERM", "inotify": "ENOSYS", "record_lock": "ENOLCK", "ofd_lock": "ENOLCK", "flock": "ok",
+           "fork": "ok"}
 
 
 def outcomes(output: str) -> dict[str, str]:

@@ -13,6 +13,10 @@ process holds it and no watchdog sees its memory; ``send`` and ``write`` work, a
 DataLoader workers share tensors through named files instead), socket buffer sizes (``setsockopt``
 ``SO_SNDBUF`` and the like), listen queues longer than ``LISTEN_BACKLOG`` and pipe resizing (so that
 the most any socket or pipe can queue in the kernel is small and known: the watchdog counts it),
+``vmsplice``, ``splice`` and ``tee`` (a pipe would hold whole pages, huge ones included, rather than
+copies), extended attributes (``setxattr`` and its kin: kernel memory outside a tmpfs's size), record
+locks (``fcntl`` ``F_SETLK`` and its kin answer ENOLCK: kernel memory without a limit; ``flock``
+works), inotify (ENOSYS: event queues are kernel memory; callers fall back to polling),
 memory files (``memfd_create``, ``memfd_secret``: memory held outside any process), io_uring (its
 operations bypass this filter), tracing and reading other processes, BPF, perf, keys,
 ``userfaultfd``, modules, kexec, ``chroot``, swap, reboot and the machine's clock and names.
@@ -31,7 +35,8 @@ REFUSED = (
     "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl",
     "msgget", "msgsnd", "msgrcv", "msgctl",
     "memfd_secret", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "sendmsg", "sendmmsg",
+    "sendmsg", "sendmmsg", "vmsplice", "splice", "tee",
+    "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
     "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd", "kcmp",
     "name_to_handle_at", "open_by_handle_at",
     "bpf", "perf_event_open", "fanotify_init", "keyctl", "add_key", "request_key", "userfaultfd",
@@ -46,7 +51,9 @@ BUFFER_OPTIONS = (7, 8, 32, 33)            # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORC
 SOL_SOCKET = 1
 LISTEN_BACKLOG = 16                        # the most connections a listening socket may queue
 F_SETPIPE_SZ = 1031
-UNAVAILABLE = ("clone3", "memfd_create")   # ENOSYS: callers fall back to what the filter can judge
+RECORD_LOCKS = (6, 7, 37, 38)              # F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: ENOLCK
+# ENOSYS: callers fall back to what the filter can judge (clone), or to doing without (polling for inotify)
+UNAVAILABLE = ("clone3", "memfd_create", "inotify_init", "inotify_init1")
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 AF_UNIX = 1
 UNFILTERED_EXIT = 120                      # the harness's exit status when it could not install the filter
@@ -54,7 +61,8 @@ UNFILTERED_EXIT = 120                      # the harness's exit status when it c
 # installed libseccomp is older than the call.
 SHARED_NUMBERS = {"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
                   "fspick": 433, "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440,
-                  "mount_setattr": 442, "quotactl_fd": 443, "memfd_secret": 447, "open_tree_attr": 467,
+                  "mount_setattr": 442, "quotactl_fd": 443, "memfd_secret": 447, "setxattrat": 463,
+                  "open_tree_attr": 467,
                   "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}
 
 
@@ -93,6 +101,8 @@ def install() -> None:
                            seccomp.Arg(2, seccomp.EQ, option))
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "listen", seccomp.Arg(1, seccomp.GT, LISTEN_BACKLOG))
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "fcntl", seccomp.Arg(1, seccomp.EQ, F_SETPIPE_SZ))
+        for command in RECORD_LOCKS:
+            rules.add_rule(seccomp.ERRNO(errno.ENOLCK), "fcntl", seccomp.Arg(1, seccomp.EQ, command))
         rules.load()
     except OSError as error:
         raise FilterUnavailable(f"the kernel refused the seccomp filter: {error}") from error
