@@ -32,12 +32,13 @@ Two processes take part in grading one submission.
 
   In every mode: a seccomp filter the harness installs on itself before the first cell
   (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, tracing,
-  sockets other than ``AF_UNIX``, descriptors in flight or larger socket and pipe buffers), inherited by
-  all it starts; resource limits (wall clock, CPU time, memory of all its processes, process count,
-  open files, file size, printed output) as rlimits and a watchdog that also counts RAM held in files
-  (tmpfs folders, deleted or shared-memory files, the shared folders) and in the kernel buffers of its
-  sockets and pipes, plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
-  GPU, no data.
+  sockets other than ``AF_UNIX``, descriptors in flight, larger socket and pipe buffers, page splicing,
+  extended attributes, record locks, inotify), inherited by all it starts; resource limits (wall clock,
+  CPU time, memory of all its processes, process count, open files, file size, message queues, pending
+  signals, printed output) as rlimits and a watchdog that counts resident memory, page tables and swap,
+  RAM held in files (tmpfs folders with their inodes, deleted or shared-memory files open or only
+  mapped, the shared folders), the kernel buffers of its sockets and pipes and its epoll watches; plus a
+  cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no GPU, no data.
 
 Channels
 --------

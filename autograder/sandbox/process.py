@@ -49,6 +49,7 @@ class Limits:
     processes: int = 64               # processes and threads of its uid
     open_files: int = 256             # open files of each of its processes
     cpu_seconds: int = 240            # CPU time of each of its processes
+    pending_signals: int = 1024       # queued signals (kernel memory) of its uid
 
 
 class Ending(str, Enum):
@@ -114,11 +115,24 @@ def _sysctl(name: str, default: int) -> int:
 _QUEUED_UNIT = 2 * _sysctl("net/core/wmem_default", 212992)
 SOCKET_BYTES = _QUEUED_UNIT * (max(LISTEN_BACKLOG, _sysctl("net/unix/max_dgram_qlen", 10)) + 2)
 PIPE_BYTES = 16 * resource.getpagesize()
+# An epoll instance keeps a watch per (file, descriptor number) added, even after that number is closed
+# while the file lives on: its /proc fdinfo lists them all. Honest code watches a handful; past
+# ``EPOLL_READ`` bytes of listing (some 12,000 watches) the instance is charged as over any limit.
+WATCH_BYTES = 512
+EPOLL_READ = 1024**2
+BEYOND_ANY_LIMIT = 1 << 50
+
+
+def _epoll_bytes(pid: int, fd: str) -> int:
+    with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as listing:
+        text = listing.read(EPOLL_READ + 1)
+    return BEYOND_ANY_LIMIT if len(text) > EPOLL_READ else text.count(b"\ntfd:") * WATCH_BYTES
 
 
 def _open_in_memory(pids: list[int]) -> dict[tuple[int, int], int]:
     """The files open in ``pids`` that hold memory no folder scan or resident size shows (memory files,
-    deleted files, /dev/shm files, sockets and pipes), by (device, inode), each with what it may hold."""
+    deleted files, /dev/shm files, sockets, pipes, epoll instances), by (device, inode), each with what
+    it may hold."""
     found: dict[tuple[int, int], int] = {}
     for pid in pids:
         try:
@@ -130,7 +144,7 @@ def _open_in_memory(pids: list[int]) -> dict[tuple[int, int], int]:
             try:
                 target = os.readlink(path)
                 buffer = SOCKET_BYTES if target.startswith("socket:") else PIPE_BYTES if target.startswith(
-                    "pipe:") else None
+                    "pipe:") else _epoll_bytes(pid, fd) if target == "anon_inode:[eventpoll]" else None
                 if buffer is None and not target.startswith(("/memfd:", "/dev/shm/")) \
                         and not target.endswith(" (deleted)"):
                     continue
@@ -143,8 +157,8 @@ def _open_in_memory(pids: list[int]) -> dict[tuple[int, int], int]:
 
 def held_file_bytes(pids: list[int]) -> int:
     """Memory held through files open in ``pids`` that no folder scan finds (memory files, deleted files)
-    or that live in RAM (/dev/shm), which resident memory does not count until they are mapped, and
-    the kernel buffers of their sockets and pipes, at the most each can hold."""
+    or that live in RAM (/dev/shm), which resident memory does not count until they are mapped, the
+    kernel buffers of their sockets and pipes, at the most each can hold, and their epoll watches."""
     return sum(_open_in_memory(pids).values())
 
 
@@ -200,6 +214,7 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))   # POSIX message queues: kernel memory
+        resource.setrlimit(resource.RLIMIT_SIGPENDING, (limits.pending_signals, limits.pending_signals))
         if plan.mode == Mode.USER:
             assert plan.uid is not None
             os.setgroups([])

@@ -127,7 +127,7 @@ def test_kernel_buffers_of_sockets_and_pipes_count(mode, pairs):
 # Memory that no resident size shows, each way its own cell: page tables of a sparse read-only mapping
 # of the zero page; /dev/shm space allocated past the files' ends (their length stays 0); /dev/shm files
 # mapped, closed and deleted (only a touched page is resident); empty files by the hundred thousand
-# (inodes, no data).
+# (inodes, no data); epoll watches that outlive their descriptor numbers.
 PAGE_TABLES = """
 import mmap, time
 size = 1 << 40
@@ -162,6 +162,22 @@ for index in range(12):
     os.unlink(path)
 time.sleep(20)
 """
+EPOLL = """
+import os, select, time
+watcher = select.epoll()
+ends = []
+for _ in range(140):
+    reading, writing = os.pipe()
+    os.close(writing)
+    ends.append(reading)
+assert max(ends) < 150
+for number in range(150, 250):
+    for end in ends:
+        os.dup2(end, number)
+        watcher.register(number)   # the watch outlives the number: the file stays open through ``end``
+        os.close(number)
+time.sleep(20)
+"""
 INODES = """
 import os, time
 os.mkdir('many')
@@ -174,8 +190,9 @@ time.sleep(20)
 @pytest.mark.slow
 @pytest.mark.parametrize(("mode", "code"), [
     ("bubblewrap", PAGE_TABLES), ("user", PAGE_TABLES), ("user", ALLOCATED), ("user", MAPPED),
-    ("bubblewrap", INODES)], ids=["page-tables-bubblewrap", "page-tables-user", "allocated-user",
-                                  "mapped-deleted-user", "inodes-bubblewrap"])
+    ("bubblewrap", INODES), ("bubblewrap", EPOLL), ("user", EPOLL)],
+    ids=["page-tables-bubblewrap", "page-tables-user", "allocated-user", "mapped-deleted-user", "inodes-bubblewrap",
+         "epoll-watches-bubblewrap", "epoll-watches-user"])
 def test_memory_outside_resident_sizes_counts(mode, code):
     _, run = run_cell(code, mode, Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
     assert run.ended == "memory limit", (run.ended, run.memory_seen, run.stderr_tail)
