@@ -9,8 +9,8 @@ artifact it did not foresee, costs that submission a verdict and never the grade
   fails with the reason. Some libraries do not recover from a refused allocation (oneDNN creates no
   new primitive afterwards), so a process where one was refused is *spent*: it grades nothing more
   (``require_fresh_process``), and a batch replaces its worker. A refusal is noticed three ways: a
-  check's error (or its cause) is one, the address space peaked near the bound, or, once the bound is
-  lifted, oneDNN cannot create a primitive it has never made;
+  check's error (or its cause) is one, the address space reached a new peak near the bound, or, once
+  the bound is lifted, oneDNN cannot create a primitive it has never made;
 * time: the checks of one submission together get at most ``cpu_seconds`` of the grader's CPU time;
   training stops when it is spent, and every check that starts after that fails at once.
 """
@@ -135,6 +135,7 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
             _start_pytorch_threads()
             limit = min([_address_space() + memory_bytes,
                          *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
+            peak_before = _peak_address_space()   # the process's high-water mark, which may predate the block
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
         yield
@@ -143,5 +144,6 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
             _HOLDERS[0] -= 1
             if outer:
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-                if _peak_address_space() > limit - _NEAR or not _new_primitives_work():
+                peak = _peak_address_space()
+                if (peak > peak_before and peak > limit - _NEAR) or not _new_primitives_work():
                     _SPENT[0] = True   # an allocation may have been refused where no check saw it

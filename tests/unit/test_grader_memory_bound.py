@@ -1,0 +1,40 @@
+"""The grader's memory bound in-process (``autograder.bounds``): it refuses what goes past it, it is
+lifted afterwards, and only a refusal spends the process, not a high-water mark from before the block.
+Each case runs in a fresh interpreter, since a refusal spends the process it happens in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CASE = """
+import mmap, resource
+from autograder import bounds
+before = resource.getrlimit(resource.RLIMIT_AS)
+# an earlier high-water mark: 6 GB of address space reserved, then given back
+mmap.mmap(-1, 6 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000, prot=0).close()   # PROT_NONE
+with bounds.memory_bound(1 << 30):
+    small = bytearray(100 << 20)
+    try:
+        bytearray(2 << 30)
+        refused = False
+    except MemoryError as error:
+        refused = bounds.refused_memory(error)
+print(refused if {refuse} else 'none', bounds.spent(), resource.getrlimit(resource.RLIMIT_AS) == before)
+"""
+
+
+def outcome(refuse: bool) -> str:
+    code = CASE if refuse else CASE.replace("        bytearray(2 << 30)\n", "")
+    result = subprocess.run([sys.executable, "-c", code.format(refuse=refuse)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def test_an_earlier_high_water_mark_does_not_spend_the_process():
+    assert outcome(refuse=False) == "none False True"
+
+
+def test_a_refusal_fails_the_allocation_spends_the_process_and_the_limit_is_lifted():
+    assert outcome(refuse=True) == "True True True"
