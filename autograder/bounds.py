@@ -84,14 +84,6 @@ def _status_bytes(field: str) -> int:
     raise OSError(f"no {field} in /proc/self/status")
 
 
-def _address_space() -> int:
-    return _status_bytes("VmSize")
-
-
-def _peak_address_space() -> int:
-    return _status_bytes("VmPeak")
-
-
 _NEAR = 64 * 1024**2   # a peak this close to the bound counts as reaching it
 
 
@@ -133,9 +125,9 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if outer:
             _start_pytorch_threads()
-            limit = min([_address_space() + memory_bytes,
+            limit = min([_status_bytes("VmSize") + memory_bytes,
                          *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
-            peak_before = _peak_address_space()   # the process's high-water mark, which may predate the block
+            peak_before = _status_bytes("VmPeak")   # the process's high-water mark, which may predate the block
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
         yield
@@ -144,6 +136,6 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
             _HOLDERS[0] -= 1
             if outer:
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-                peak = _peak_address_space()
+                peak = _status_bytes("VmPeak")
                 if (peak > peak_before and peak > limit - _NEAR) or not _new_primitives_work():
                     _SPENT[0] = True   # an allocation may have been refused where no check saw it

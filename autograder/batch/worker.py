@@ -37,11 +37,12 @@ def main() -> None:
             reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only
             reply = {"error": report(error, log_folder)}
-        if spent():
+        finished = spent()
+        if finished:
             reply["spent"] = True
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
-        if spent():
+        if finished:
             return
 
 

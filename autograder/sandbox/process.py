@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -29,10 +29,10 @@ from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
 from .isolation import Mode, Plan, confine, file_bytes, process_tree, processes_of
 
-_SANDBOXES = itertools.count()
+_SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
 # The sandbox's first half second is bubblewrap setting up and Python starting, before any student code
 # can run (the harness imports PyTorch first): readings of processes in the middle of that are not judged.
-STARTING_SECONDS = 0.5  # names this process's sandbox cgroups apart
+STARTING_SECONDS = 0.5
 
 
 @dataclass
@@ -95,7 +95,7 @@ def resident_bytes(pid: int) -> int:
 
 
 def tree_resident_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants together."""
+    """Memory of ``pid`` and all its descendants together, as ``resident_bytes`` counts it."""
     return sum(map(resident_bytes, process_tree(pid)))
 
 
@@ -129,29 +129,36 @@ def _epoll_bytes(pid: int, fd: str) -> int:
     return BEYOND_ANY_LIMIT if len(text) > EPOLL_READ else text.count(b"\ntfd:") * WATCH_BYTES
 
 
-def _open_in_memory(pids: list[int]) -> dict[tuple[int, int], int]:
+def _links(pids: list[int], folder: str) -> Iterator[tuple[int, str, str, str]]:
+    """(pid, entry, path, target) of each link in ``/proc/PID/<folder>`` (``fd``, ``map_files``) of
+    ``pids``, skipping processes and entries that are gone or unreadable."""
+    for pid in pids:
+        try:
+            entries = os.listdir(f"/proc/{pid}/{folder}")
+        except OSError:
+            continue
+        for entry in entries:
+            path = f"/proc/{pid}/{folder}/{entry}"
+            with contextlib.suppress(OSError):
+                yield pid, entry, path, os.readlink(path)
+
+
+def open_in_memory(pids: list[int]) -> dict[tuple[int, int], int]:
     """The files open in ``pids`` that hold memory no folder scan or resident size shows (memory files,
     deleted files, /dev/shm files, sockets, pipes, epoll instances), by (device, inode), each with what
     it may hold."""
     found: dict[tuple[int, int], int] = {}
-    for pid in pids:
+    for pid, fd, path, target in _links(pids, "fd"):
         try:
-            descriptors = os.listdir(f"/proc/{pid}/fd")
+            buffer = SOCKET_BYTES if target.startswith("socket:") else PIPE_BYTES if target.startswith(
+                "pipe:") else _epoll_bytes(pid, fd) if target == "anon_inode:[eventpoll]" else None
+            if buffer is None and not target.startswith(("/memfd:", "/dev/shm/")) \
+                    and not target.endswith(" (deleted)"):
+                continue
+            info = os.stat(path)
         except OSError:
             continue
-        for fd in descriptors:
-            path = f"/proc/{pid}/fd/{fd}"
-            try:
-                target = os.readlink(path)
-                buffer = SOCKET_BYTES if target.startswith("socket:") else PIPE_BYTES if target.startswith(
-                    "pipe:") else _epoll_bytes(pid, fd) if target == "anon_inode:[eventpoll]" else None
-                if buffer is None and not target.startswith(("/memfd:", "/dev/shm/")) \
-                        and not target.endswith(" (deleted)"):
-                    continue
-                info = os.stat(path)
-            except OSError:
-                continue
-            found[(info.st_dev, info.st_ino)] = file_bytes(info) if buffer is None else buffer
+        found[(info.st_dev, info.st_ino)] = file_bytes(info) if buffer is None else buffer
     return found
 
 
@@ -159,32 +166,26 @@ def held_file_bytes(pids: list[int]) -> int:
     """Memory held through files open in ``pids`` that no folder scan finds (memory files, deleted files)
     or that live in RAM (/dev/shm), which resident memory does not count until they are mapped, the
     kernel buffers of their sockets and pipes, at the most each can hold, and their epoll watches."""
-    return sum(_open_in_memory(pids).values())
+    return sum(open_in_memory(pids).values())
 
 
-def mapped_file_bytes(pids: list[int]) -> int:
-    """Memory files and deleted files that ``pids`` map but do not hold open (a file can be mapped,
-    closed and deleted: then only its touched pages are resident and no scan finds it), each counted
-    whole and once. Reading ``/proc/PID/map_files`` takes root; elsewhere this counts nothing, which the
-    bubblewrap sandbox's tmpfs measurement covers (those files can only live there)."""
-    seen, total = set(_open_in_memory(pids)), 0
-    for pid in pids:
+def mapped_file_bytes(pids: list[int], held: Iterable[tuple[int, int]]) -> int:
+    """Memory files and deleted files that ``pids`` map but do not hold open (``held``: the (device,
+    inode) of what they hold; a file can be mapped, closed and deleted: then only its touched pages are
+    resident and no scan finds it), each counted whole and once. Reading ``/proc/PID/map_files`` takes
+    root; elsewhere this counts nothing, which the bubblewrap sandbox's tmpfs measurement covers (those
+    files can only live there)."""
+    seen, total = set(held), 0
+    for _, _, path, target in _links(pids, "map_files"):
+        if not (target.startswith("/memfd:") or target.endswith(" (deleted)")):
+            continue
         try:
-            ranges = os.listdir(f"/proc/{pid}/map_files")
+            info = os.stat(path)
         except OSError:
             continue
-        for mapped in ranges:
-            path = f"/proc/{pid}/map_files/{mapped}"
-            try:
-                target = os.readlink(path)
-                if not (target.startswith("/memfd:") or target.endswith(" (deleted)")):
-                    continue
-                info = os.stat(path)
-            except OSError:
-                continue
-            if (info.st_dev, info.st_ino) not in seen:
-                seen.add((info.st_dev, info.st_ino))
-                total += file_bytes(info)
+        if (info.st_dev, info.st_ino) not in seen:
+            seen.add((info.st_dev, info.st_ino))
+            total += file_bytes(info)
     return total
 
 
@@ -287,13 +288,14 @@ class SandboxProcess:
             while self.process.poll() is None:
                 now = time.monotonic()
                 members = self.plan.members(self.process.pid)
+                held = open_in_memory(members)
                 if now - checked > 1.0:
-                    stored, checked = self._stored(members), now
-                resident, files = sum(map(resident_bytes, members)), held_file_bytes(members)
+                    stored, checked = self._stored(members, held), now
+                resident, files = sum(map(resident_bytes, members)), sum(held.values())
                 # over the limit on two readings in a row: one reading of processes that are changing
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
                 if resident + files + stored > self.limits.memory_bytes:
-                    stored, checked = self._stored(members), now   # never judge on a stale count
+                    stored, checked = self._stored(members, held), now   # never judge on a stale count
                 starting = now - self.started < STARTING_SECONDS
                 over = over + 1 if resident + files + stored > self.limits.memory_bytes and not starting else 0
                 if now - self.started > self.limits.total_seconds:
@@ -307,8 +309,8 @@ class SandboxProcess:
         except BaseException:  # noqa: BLE001 - a watchdog that cannot watch must not leave it running
             self.kill(Ending.UNWATCHED)
 
-    def _stored(self, members: list[int]) -> int:
-        return self.plan.stored(self.process.pid) + mapped_file_bytes(members)
+    def _stored(self, members: list[int], held: dict[tuple[int, int], int]) -> int:
+        return self.plan.stored(self.process.pid) + mapped_file_bytes(members, held)
 
     def kill(self, why: Ending) -> None:
         """Stop the sandbox and everything it started."""
