@@ -294,6 +294,9 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+    # bubblewrap (0.8, say) would create /etc as the parent of these binds with mode 700, which the sandbox's
+    # uid cannot enter: the loader's cache, the time zone and the alternatives links would all be unreadable
+    args += ["--perms", "0755", "--dir", "/etc"]
     for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
