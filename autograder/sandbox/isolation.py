@@ -331,7 +331,8 @@ def _system_binds() -> list[str]:
     # bubblewrap (0.8, say) would create /etc as the parent of these binds with mode 700, which the sandbox's
     # uid cannot enter: the loader's cache, the time zone and the alternatives links would all be unreadable
     args += ["--perms", "0755", "--dir", "/etc"]
-    for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime"):
+    for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime",
+                 "/etc/fonts"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     return args
