@@ -8,6 +8,7 @@ no accuracy or fell more than two points short of its promise. Exits non-zero wh
 
     python scripts/release.py [--skip-validation]
     python scripts/release.py --validate-only NOTEBOOK     (validate another copy; nothing is regenerated)
+    python scripts/release.py ... --timeout SECONDS        (another cell timeout than the course's)
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ def _cell_name(cell: nbformat.NotebookNode) -> str:
     return f"cell {grade_id} ({first})" if grade_id else f"cell ({first})"
 
 
+def _current(running: list[nbformat.NotebookNode]) -> str:
+    """The cell that was running when execution stopped."""
+    return _cell_name(running[-1]) if running else "the kernel's start, before the first cell"
+
+
 def execute(notebook: Path, timeout: int) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel, in the notebook's folder; raise at the first that fails."""
     nb = nbformat.read(notebook, as_version=4)
@@ -78,12 +84,14 @@ def execute(notebook: Path, timeout: int) -> nbformat.NotebookNode:
     try:
         client.execute()
     except CellTimeoutError:
-        raise ValidationError(f"{_cell_name(running[-1])} did not finish within the course's {timeout} s timeout"
-                              ) from None
+        raise ValidationError(f"{_current(running)} did not finish within the {timeout} s cell timeout") from None
     except DeadKernelError:
-        raise ValidationError(f"the kernel died in {_cell_name(running[-1])}") from None
+        raise ValidationError(f"the kernel died in {_current(running)}") from None
     except CellExecutionError as error:
-        raise ValidationError(f"{_cell_name(running[-1])} raised {error.ename}: {error.evalue}") from None
+        raise ValidationError(f"{_current(running)} raised {error.ename}: {error.evalue}") from None
+    except Exception as error:  # noqa: BLE001 - the kernel or its connection failed: say where, without a traceback
+        raise ValidationError(f"the notebook could not be run ({type(error).__name__}) in {_current(running)}"
+                              ) from None
     return nb
 
 
@@ -100,10 +108,10 @@ def reached(nb: nbformat.NotebookNode) -> list[Reached]:
     return [Reached(name, finals.get(name), promises.get(name)) for name in MODELS]
 
 
-def validate(notebook: Path) -> list[Reached]:
-    """Execute ``notebook`` with the course's settings and check every model's training finished and
-    kept the notebook's promise; the accuracies reached."""
-    results = reached(execute(notebook, course_timeout()))
+def validate(notebook: Path, timeout: int) -> list[Reached]:
+    """Execute ``notebook`` with a cell timeout of ``timeout`` seconds and check every model's training
+    finished and kept the notebook's promise; the accuracies reached."""
+    results = reached(execute(notebook, timeout))
     for result in results:
         if result.accuracy is None:
             raise ValidationError(f"the {result.model}'s training printed no final test accuracy: it did not finish")
@@ -125,7 +133,13 @@ def main() -> int:
     which.add_argument("--skip-validation", action="store_true", help="only regenerate the release")
     which.add_argument("--validate-only", type=Path, metavar="NOTEBOOK",
                        help="only validate this copy of the source notebook (nothing is regenerated)")
+    parser.add_argument("--timeout", type=int, metavar="SECONDS",
+                        help="the cell timeout (default: the course's, from nbgrader_config.py)")
     args = parser.parse_args()
+    timeout = args.timeout or course_timeout()
+    if timeout < 1:
+        print("release: --timeout must be at least 1 second", file=sys.stderr)
+        return 2
     notebook = args.validate_only or SOURCE_NOTEBOOK
     if not notebook.is_file():
         print(f"release: no notebook at {notebook}", file=sys.stderr)
@@ -139,10 +153,11 @@ def main() -> int:
         print(f"release: wrote {ROOT / 'release' / ASSIGNMENT}")
         if args.skip_validation:
             return 0
-    print(f"release: executing {notebook} in a fresh kernel, every cell with the course's "
-          f"{course_timeout()} s timeout (training takes minutes)...", flush=True)
+    source = "the course's" if args.timeout is None else "a"
+    print(f"release: executing {notebook} in a fresh kernel, every cell with {source} {timeout} s timeout "
+          "(training takes minutes)...", flush=True)
     try:
-        results = validate(notebook)
+        results = validate(notebook, timeout)
     except ValidationError as error:
         print(f"release: the solution does not validate: {error}", file=sys.stderr)
         return 1

@@ -15,8 +15,8 @@ from conftest import ROOT, SOURCE_DIR, copy_assignment
 RELEASE = ROOT / "scripts" / "release.py"
 
 
-def validate_only(notebook, timeout=1800):
-    return subprocess.run([sys.executable, str(RELEASE), "--validate-only", str(notebook)],
+def validate_only(notebook, *options, timeout=1800):
+    return subprocess.run([sys.executable, str(RELEASE), "--validate-only", str(notebook), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
@@ -39,6 +39,16 @@ def test_a_training_cell_that_raises_fails_the_release(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cell train_fc" in result.stderr and "AttributeError" in result.stderr, result.stderr
     assert "passed" not in result.stdout and "every visible test" not in result.stdout
+
+
+def test_a_training_that_does_not_finish_fails_the_release(tmp_path):
+    """The MLP's training never ends: the cell timeout stops it and the release fails, naming the cell."""
+    notebook = broken_copy(tmp_path, "train_fc", "history_fc = train_model(",
+                           "while True:\n    pass\nhistory_fc = train_model(")
+    result = validate_only(notebook, "--timeout", "120")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "every cell with a 120 s timeout" in result.stdout
+    assert "cell train_fc" in result.stderr and "did not finish within the 120 s cell timeout" in result.stderr
 
 
 def test_a_failing_cell_that_is_not_a_test_fails_the_release(tmp_path):
