@@ -2,9 +2,9 @@
 
     python -m autograder grade SUBMISSION.ipynb [--json RESULTS.json] [--isolation MODE | --no-isolation]
     python -m autograder batch COURSE_DIR [--assignment cnn] [--jobs N] [--csv grades.csv] [--force]
-                                          [--isolation MODE | --no-isolation]
+                                          [--hints LEVEL] [--isolation MODE | --no-isolation]
     python -m autograder gradescope OUT_DIR [--visibility V] [--stdout-visibility V]
-                                            [--max-submissions N [--per-hours H]]
+                                            [--max-submissions N [--per-hours H]] [--hints LEVEL]
     python -m autograder prairielearn OUT_DIR [--image NAME] [--timeout SECONDS]
     python -m autograder similarity COURSE_DIR [--assignment cnn] [--out DIR] [--top N] [--threshold S]
                                                [--min-tokens T]
@@ -19,6 +19,7 @@ from pathlib import Path
 from .engine import grade
 from .failures import report
 from .gradescope.config import VISIBILITIES, BundleConfig, ConfigError
+from .hints import HINT_LEVELS
 from .prairielearn.question import DEFAULT_IMAGE, DEFAULT_TIMEOUT, QuestionError, write_question
 from .results import write_json_atomically
 from .sandbox.isolation import MODES, Mode
@@ -41,6 +42,12 @@ def isolation_of(args: argparse.Namespace) -> str:
     return args.isolation
 
 
+def _hints_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hints", choices=HINT_LEVELS, default="full",
+                        help="what a lost check's hint shows students: the full hint (default), a pointer to the "
+                             "notebook's step ('step'), or nothing ('none')")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description="Grade the MNIST/PyTorch assignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     many.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
     many.add_argument("--csv", type=Path, help="the class CSV (default: COURSE/<assignment>_grades.csv)")
     many.add_argument("--force", action="store_true", help="grade again what an earlier run graded")
+    _hints_option(many)
     _isolation_options(many)
     bundle = commands.add_parser("gradescope", help="build the autograder.zip to upload to Gradescope")
     bundle.add_argument("out_dir", type=Path, help="where to write autograder.zip")
@@ -64,10 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--max-submissions", type=int, metavar="N",
                         help="grade at most N submissions per student in any --per-hours hours (default: no limit)")
     bundle.add_argument("--per-hours", type=float, metavar="H", help="the limit's period in hours (default: 24)")
+    _hints_option(bundle)
     question = commands.add_parser("prairielearn", help="write a PrairieLearn question folder with its grader")
     question.add_argument("out_dir", type=Path, help="the question folder to write (e.g. COURSE/questions/cnn)")
     question.add_argument("--image", default=DEFAULT_IMAGE,
-                          help=f"the grader image's name, as pushed to Docker Hub (default: {DEFAULT_IMAGE})")
+                          help=f"the grader image's name as pushed to Docker Hub, USER/NAME (default: {DEFAULT_IMAGE}, "
+                               "which no registry accepts a push of: give your own)")
     question.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                           help=f"seconds before PrairieLearn stops a grading (default: {DEFAULT_TIMEOUT}, at most 600)")
     alike = commands.add_parser("similarity", help="list the pairs of submissions whose answers are most alike")
@@ -96,7 +106,7 @@ def batch_command(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("autograder: --jobs must be at least 1", file=sys.stderr)
         return 2
-    return batch(args.course, args.assignment, args.jobs, args.csv, args.force, isolation_of(args))
+    return batch(args.course, args.assignment, args.jobs, args.csv, args.force, isolation_of(args), args.hints)
 
 
 def gradescope_command(args: argparse.Namespace) -> int:
@@ -105,7 +115,7 @@ def gradescope_command(args: argparse.Namespace) -> int:
     if args.per_hours is not None and args.max_submissions is None:
         raise ConfigError("--per-hours needs --max-submissions")
     config = BundleConfig(args.visibility, args.stdout_visibility, args.max_submissions,
-                          24.0 if args.per_hours is None else args.per_hours)
+                          24.0 if args.per_hours is None else args.per_hours, args.hints)
     target = build_bundle(args.out_dir, config)
     print(f"wrote {target} ({target.stat().st_size / 1024:.0f} KB)")
     print("Upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu 22.04 or newer);")
@@ -125,7 +135,13 @@ def similarity_command(args: argparse.Namespace) -> int:
 def prairielearn_command(args: argparse.Namespace) -> int:
     folder = write_question(args.out_dir, args.image, args.timeout)
     print(f"wrote the PrairieLearn question {folder}: copy it into your course's questions/ folder.")
-    print(f"Build and push its grader image: docker build -t {args.image} {folder} && docker push {args.image}")
+    if "/" in args.image:
+        print(f"Build and push its grader image: docker build -t {args.image} {folder} && docker push {args.image}")
+    else:  # Docker Hub refuses a push without a user or organisation
+        image = f"YOUR_DOCKERHUB_USER/{args.image}"
+        print(f"Its info.json names the image {args.image!r}, which no registry takes a push of: write it again with "
+              f"--image {image} (your Docker Hub user or organisation), then build and push that image:")
+        print(f"  docker build -t {image} {folder} && docker push {image}")
     return 0
 
 

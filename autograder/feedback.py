@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from .assignment import MODELS
+from .hints import hint_at
 from .settings import AccuracyBudget, Settings
 
 STYLE = """
@@ -22,12 +23,12 @@ def _shape(shape) -> str:
     return " x ".join(str(n) for n in shape)
 
 
-def _checks_table(tests: list[dict]) -> str:
+def _checks_table(tests: list[dict], hints: str) -> str:
     rows = []
     for test in tests:
         status = test["status"]
         detail = "" if status == "passed" else escape(test["output"])
-        hint = test.get("extra_data", {}).get("hint", "")
+        hint = hint_at(hints, test.get("extra_data", {}).get("hint", ""), test["name"], (test.get("tags") or [""])[0])
         if hint and status != "passed":
             detail += f'<div class="hint">Hint: {escape(hint)}</div>'
         measured = escape(test.get("extra_data", {}).get("measured", ""))
@@ -63,20 +64,26 @@ def _accuracies(found: dict, budget: AccuracyBudget) -> str:
     return ("<table><tr><th>model</th><th>test accuracy</th><th>needed</th></tr>" + "".join(rows) + "</table>")
 
 
-def render_feedback(student: str, assignment: str, results: dict) -> str:
-    """The whole page for one student's results (Gradescope schema with the grader's extra data)."""
+def _notes(output: str) -> str:
+    """What stopped or limited the grading, one note per line as the grader wrote them."""
+    notes = [line for line in output.splitlines() if line.strip()]
+    return '<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>" if notes else ""
+
+
+def render_feedback(student: str, assignment: str, results: dict, hints: str = "full") -> str:
+    """The whole page for one student's results (Gradescope schema with the grader's extra data), with
+    each lost check's hint at the level ``hints`` (``autograder.hints.HINT_LEVELS``)."""
     extra = results.get("extra_data", {})
     total = sum(t["max_score"] for t in results["tests"])
-    notes = results.get("output", "")
     budget = Settings().accuracy
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(assignment)}: feedback for {escape(student)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{escape(assignment)}: feedback for {escape(student)}</h1>
 <p><strong>Score: {results['score']:g} / {total:g}</strong></p>
-<p>{escape(notes)}</p>
+{_notes(results.get('output', ''))}
 <h2>Checks</h2>
-{_checks_table(results['tests'])}
+{_checks_table(results['tests'], hints)}
 <h2>Your architectures</h2>
 <p>Output shape (per image) of every convolution, pooling and fully connected layer, next to the expected one.</p>
 <div class="models">{''.join(_architecture(key, extra.get('layers', {}).get(key)) for key in MODELS)}</div>

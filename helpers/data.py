@@ -36,9 +36,13 @@ def load_mnist(train: bool, transform: Callable | None = None) -> datasets.MNIST
     to do when that is impossible (offline, read-only folder).
     """
     root = mnist_root()
+    made = [folder for folder in (root, root / "MNIST", root / "MNIST" / "raw") if not folder.exists()]
     try:
         return datasets.MNIST(str(root), train=train, transform=transform, download=True)
     except (OSError, RuntimeError) as error:
+        for folder in reversed(made):   # a failed download leaves no empty folders that look like data
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         cause = str(error).splitlines()[0].rstrip(":")
         raise MNISTNotFoundError(
             f"MNIST is not in {root.resolve()}/MNIST/raw and could not be downloaded ({cause}). "

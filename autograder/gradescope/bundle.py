@@ -16,7 +16,7 @@ SCRIPTS = ("setup.sh", "run_autograder")       # at the top of the zip, where Gr
 
 def bundle_files() -> dict[str, Path]:
     """Name in the zip -> file here: the two scripts and what grading needs."""
-    return {**{name: HERE / name for name in SCRIPTS}, **grader_files()}
+    return {**{name: HERE / name for name in SCRIPTS}, **grader_files("gradescope")}
 
 
 def build_bundle(out_dir: Path, config: BundleConfig | None = None) -> Path:

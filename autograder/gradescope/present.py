@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ..hints import hint_at
 from ..platform.grading import FAULT_MESSAGE
 from ..results import CheckResult, Verdict
 from .config import BundleConfig
@@ -18,12 +19,13 @@ def md_escape(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def check_markdown(check: CheckResult) -> str:
+def check_markdown(check: CheckResult, hints: str = "full") -> str:
     lines = ["**Passed.**" if check.passed else md_escape(check.reason)]
     if check.measured:
         lines.append(f"Measured: `{check.measured}`")
-    if check.hint and not check.passed:
-        lines.append(f"*Hint:* {md_escape(check.hint)}")
+    hint = hint_at(hints, check.hint, check.name, check.group)
+    if hint and not check.passed:
+        lines.append(f"*Hint:* {md_escape(hint)}")
     return "\n\n".join(lines)
 
 
@@ -37,7 +39,9 @@ def graded(verdict: Verdict, config: BundleConfig) -> dict:
     results = verdict.gradescope()
     results["output"] = md_escape(results["output"])
     for test, check in zip(results["tests"], verdict.checks, strict=True):
-        test.update(output=check_markdown(check), output_format="md", visibility=config.visibility)
+        test.update(output=check_markdown(check, config.hints), output_format="md", visibility=config.visibility)
+        if config.hints != "full":   # the results file is the students' to read: it keeps only what they are shown
+            test["extra_data"].pop("hint", None)
     return shown(results, config)
 
 

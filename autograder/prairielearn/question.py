@@ -80,7 +80,7 @@ def _replace_tests(folder: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".tests."))
     try:
         staging.chmod(0o755)
-        for name, path in {**grader_files(), ENTRYPOINT: HERE / ENTRYPOINT}.items():
+        for name, path in {**grader_files("prairielearn"), ENTRYPOINT: HERE / ENTRYPOINT}.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, staging / name)   # keeps the mode bits: the scripts stay executable
         shutil.rmtree(folder / "tests", ignore_errors=True)

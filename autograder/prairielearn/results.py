@@ -25,12 +25,11 @@ def _test(check: CheckResult) -> dict:
 
 
 def graded(verdict: Verdict) -> dict:
-    """One test per check, with its points and the reason for every lost point."""
-    notes = " ".join(verdict.notes)
+    """One test per check, with its points and the reason for every lost point; one note per line."""
     return {
         "gradable": True,
         "score": verdict.score / verdict.max_score,
-        "message": _clip(f"{verdict.score:g} of {verdict.max_score:g} points. {notes}".strip(), MAX_TEXT),
+        "message": _clip("\n".join([f"{verdict.score:g} of {verdict.max_score:g} points.", *verdict.notes]), MAX_TEXT),
         "output": _clip(verdict.table(), MAX_TEXT),
         "tests": [_test(check) for check in verdict.checks],
     }

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         written = results.fault()
     write_json_atomically(args.root / "results" / "results.json", written)
     if outcome_text := written.get("format_errors"):
-        print(f"autograder: not graded: {outcome_text[0]}", file=sys.stderr)
+        print(f"autograder: {outcome_text[0]}", file=sys.stderr)   # "Not graded: ..." already
     else:
         print(written["output"])
     return 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from browser import chromium_paths, headless_chromium
 from conftest import ROOT
 from quick_model import TRAIN_MODEL, train_quick_model
 
@@ -76,18 +76,6 @@ def test_the_strokes_the_browser_draws_are_read_correctly_without_a_browser():
 
 
 # ---- the real browser ----
-def chromium_paths() -> tuple[str, str]:
-    """Chromium and chromedriver, or a skip that says what to install."""
-    browser = next(filter(None, (shutil.which(name) for name in ("chromium", "chromium-browser"))), None)
-    driver = shutil.which("chromedriver") or next(
-        (path for path in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if os.path.exists(path)), None)
-    missing = [name for name, path in (("chromium", browser), ("chromedriver", driver)) if path is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed: the browser test needs "
-                    "`apt-get install chromium chromium-driver` (Debian) to run")
-    return browser, driver
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -166,21 +154,8 @@ def jupyterlab(chromium, tmp_path_factory):
 
 @pytest.fixture
 def browser(chromium, jupyterlab):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, chromedriver = chromium
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,1000", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
-    driver.set_page_load_timeout(TIMEOUT)
-    try:
+    with headless_chromium(*chromium, TIMEOUT) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def canvas_ink(driver, selector: str) -> tuple[float, tuple[float, float] | None, tuple[int, int]]:

@@ -182,6 +182,19 @@ def test_missing_mnist_offline_gives_an_actionable_error(monkeypatch, tmp_path):
         load_mnist(train=False)
 
 
+@pytest.mark.parametrize("present", [[], ["data"], ["data", "data/MNIST"], ["data", "data/MNIST", "data/MNIST/raw"]])
+def test_a_failed_download_leaves_no_folder_it_made(monkeypatch, tmp_path, present):
+    """No empty data/MNIST/raw that looks like a dataset is left behind; folders that were there stay."""
+    for folder in present:
+        (tmp_path / folder).mkdir()
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "data"))
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])  # unreachable, answers at once
+    with pytest.raises(MNISTNotFoundError):
+        load_mnist(train=True)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left == present
+
+
 def test_flatten_transform_pickles_and_works_in_worker_processes():
     transform = transforms.Compose([transforms.ToTensor(), FlattenImage()])
     assert isinstance(pickle.loads(pickle.dumps(transform)).transforms[1], FlattenImage)

@@ -46,12 +46,14 @@ def test_bundle_holds_the_grader_and_release_but_no_solutions(tmp_path):
             "helpers/data.py"} <= names
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not [n for n in names if n.startswith(("source/", "tests/", "data/")) or "__pycache__" in n]
+    never_run = ("autograder/batch/", "autograder/similarity/", "autograder/prairielearn/", "autograder/cli.py")
+    assert not [n for n in names if n.startswith(never_run)], "the bundle carries what Gradescope never runs"
     assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in release.cells)
     assert requirements == (ROOT / "requirements-grading.txt").read_text()
     assert "torch==2.14.1" in requirements and "nbgrader" not in requirements
     assert modes["autograder/platform/install.sh"] & 0o111
     assert options == {"visibility": "visible", "stdout_visibility": "hidden", "max_submissions": None,
-                       "per_hours": 24.0}
+                       "per_hours": 24.0, "hints": "full"}
 
 
 @pytest.mark.parametrize("options, message", [
@@ -59,6 +61,7 @@ def test_bundle_holds_the_grader_and_release_but_no_solutions(tmp_path):
     (["--per-hours", "12"], "--per-hours needs --max-submissions"),
     (["--max-submissions", "0"], "at least 1, not 0"),
     (["--max-submissions", "3", "--per-hours", "-1"], "a positive number of hours, not -1"),
+    (["--hints", "some"], "invalid choice: 'some'"),
 ])
 def test_bad_bundle_options_get_one_line_and_status_2(tmp_path, options, message):
     made = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(tmp_path), *options],
@@ -127,9 +130,10 @@ def test_the_notebook_to_grade_is_found_or_the_student_told_why(tmp_path):
 
 @pytest.fixture(scope="module")
 def autograder_tree(tmp_path_factory):
-    """/autograder after Gradescope unpacked the bundle into source/ and ran setup.sh there."""
+    """/autograder after Gradescope unpacked the bundle into source/ and ran setup.sh there; hints point to
+    the notebook's steps."""
     tree = tmp_path_factory.mktemp("autograder")
-    options = ("--visibility", "after_published", "--stdout-visibility", "after_due_date")
+    options = ("--visibility", "after_published", "--stdout-visibility", "after_due_date", "--hints", "step")
     unpack(build(tmp_path_factory.mktemp("bundle"), *options), tree / "source")
     raw = tree / "source" / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -178,7 +182,9 @@ def test_run_autograder_grades_a_lone_notebook_of_another_name(autograder_tree, 
     check_gradescope_schema(results)
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     assert [t["name"] for t in failed] == ["FC: computes the intended function"] and results["score"] == 94
-    assert "*Hint:*" in failed[0]["output"] and not failed[0]["output"].startswith("**Passed")
+    assert not failed[0]["output"].startswith("**Passed")
+    assert "*Hint:* Look again at the notebook's section “Step 2: a multi-layer perceptron”." in failed[0]["output"]
+    assert "Look for a missing" not in json.dumps(results), "the full hint stays out of the students' results"
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from submissions import SOLUTION, edited
+from submissions import RELEASE, SOLUTION, edited
 
 MAX_RESULTS_BYTES = 1024**2   # PrairieLearn discards a larger results.json
 
@@ -101,6 +101,8 @@ def test_the_question_folder_holds_what_prairielearn_and_docker_need(question):
     assert {p.relative_to(tests).as_posix() for p in tests.rglob("*")} >= {
         "autograder/engine.py", "helpers/data.py", "release/cnn/cnn.ipynb", "requirements-grading.txt"}
     assert not (tests / "source").exists() and not (tests / "tests").exists()
+    for never_run in ("gradescope", "batch", "similarity", "cli.py"):
+        assert not (tests / "autograder" / never_run).exists(), never_run
     release = nbformat.read(tests / "release" / "cnn" / "cnn.ipynb", as_version=4)
     assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in release.cells)
     # one image build for both platforms: the Dockerfile and Gradescope's setup.sh run the same script
@@ -120,6 +122,16 @@ def test_a_rebuild_keeps_the_question_uuid_and_takes_options(tmp_path):
     assert again["uuid"] == first["uuid"]
     assert again["externalGradingOptions"]["image"] == "course/grader:2"
     assert again["externalGradingOptions"]["timeout"] == 240
+    assert "docker push course/grader:2" in made.stdout
+
+
+def test_the_default_image_name_is_not_offered_for_a_push(tmp_path):
+    """Docker Hub refuses a push of an image without a user or organisation: ask for --image instead."""
+    made = write_question(tmp_path / "q")
+    assert made.returncode == 0
+    assert "docker push mnist-cnn-grader" not in made.stdout
+    assert "--image YOUR_DOCKERHUB_USER/mnist-cnn-grader" in made.stdout
+    assert "docker push YOUR_DOCKERHUB_USER/mnist-cnn-grader" in made.stdout
 
 
 @pytest.mark.parametrize("options, message", [
@@ -140,8 +152,9 @@ def test_bad_options_get_one_line_and_status_2(tmp_path, options, message):
     ({"a.ipynb": b"{}", "b.ipynb": b"{}"}, "several notebooks (a.ipynb, b.ipynb)"),
 ])
 def test_an_upload_that_is_not_one_notebook_is_not_gradable(question, image_mnist, tmp_path, files, reason):
-    _, results = grade(question, tmp_path / "grade", files, image_mnist)
+    run, results = grade(question, tmp_path / "grade", files, image_mnist)
     assert results["gradable"] is False and reason in results["format_errors"][0]
+    assert run.stderr.lower().count("not graded") == 1, run.stderr
     assert "score" not in results
 
 
@@ -177,3 +190,14 @@ def test_a_one_bug_notebook_loses_that_checks_points_with_the_reason(question, i
     lost = [t for t in results["tests"] if t["points"] < t["max_points"]]
     assert [t["name"] for t in lost] == ["FC: computes the intended function"] and results["score"] == 0.94
     assert lost[0]["message"] != "passed" and lost[0]["output"].startswith("Hint: ")
+    assert results["message"].splitlines()[0] == "94 of 100 points."
+
+
+@pytest.mark.slow
+def test_the_message_keeps_one_note_per_line(question, image_mnist, tmp_path):
+    """An untouched release stops at every exercise: each cell's note is a line of its own."""
+    _, results = grade(question, tmp_path / "grade", {"cnn.ipynb": RELEASE.read_bytes()}, image_mnist)
+    lines = results["message"].splitlines()
+    assert lines[0] == "0 of 100 points."
+    stopped = [line for line in lines[1:] if line.startswith("cell ") and "NotImplementedError" in line]
+    assert len(stopped) >= 2 and all(line.count("NotImplementedError") == 1 for line in stopped), lines
