@@ -26,8 +26,8 @@ Two processes take part in grading one submission.
     confined by Landlock where the kernel has it (``landlock.py``: read only Python and system files,
     write only its folder and ``/dev/shm``); before it starts, a probe as that uid must fail to read the
     grader's code, the course, the submission and the data (``exposure.py``), else grading stops.
-    Afterwards every process of that uid is killed and its files in the shared folders removed. Other
-    processes stay visible in ``/proc``.
+    Afterwards every process of that uid in the grader's PID namespace is killed and its files in the
+    shared folders removed. Other processes stay visible in ``/proc``.
   ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
 
   In every mode: a seccomp filter the harness installs on itself before the first cell
