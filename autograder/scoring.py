@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -96,8 +97,10 @@ def _notes(context: GradingContext) -> list[str]:
     if run.ended not in (Ending.FINISHED, Ending.NOT_RUN):
         phases = list(context.report.get("phases", {}))
         where = f"in the step after '{excerpt(phases[-1], 60)}'" if phases else "in its first cell"
-        notes.append(f"the submission's code {run.ended.value} {where} ({run.seconds:.0f} s in): the checks that need "
-                     "that step or a later one score 0")
+        notes.append(f"the submission's code {run.ended.value} {where} ({run.seconds:.0f} s in{_how(run)}): the checks "
+                     "that need that step or a later one score 0")
+        if run.ended == Ending.CRASHED and run.stderr_tail.strip():
+            notes.append("its last words: " + excerpt(" | ".join(run.stderr_tail.strip().splitlines()[-3:]), 300))
     if run.memory_seen:
         notes.append(f"the memory limit was reached with {run.memory_seen}")
     if run.channel_problem:
@@ -110,6 +113,18 @@ def _notes(context: GradingContext) -> list[str]:
         if phase.get("output_dropped"):
             notes.append(f"{excerpt(name, 60)}: {phase['output_dropped']} characters of printed output were dropped")
     return notes
+
+
+def _how(run: SandboxRun) -> str:
+    """", exit status N" or ", killed by SIGNAME" for a crash: what a crash says about its cause. bubblewrap,
+    like a shell, reports a child killed by signal N as exit status 128 + N."""
+    code = run.returncode
+    if run.ended != Ending.CRASHED or code is None:
+        return ""
+    number = -code if code < 0 else code - 128 if run.isolation.get("mode") == "bubblewrap" and code > 128 else 0
+    with contextlib.suppress(ValueError):
+        return f", killed by {signal.Signals(number).name}" if number else f", exit status {code}"
+    return f", exit status {code}"
 
 
 def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import random
 import shutil
 import signal
 import stat
@@ -97,8 +98,18 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def processes_of(uid: int) -> list[int]:
-    """Every process on the machine whose real, effective, saved or filesystem uid is ``uid``."""
+def pid_namespace(pid: int | str = "self") -> str | None:
+    """The PID namespace ``pid`` lives in (``pid:[inode]``), None once it is gone or unreadable."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def processes_of(uid: int, namespace: str | None = None) -> list[int]:
+    """Every process whose real, effective, saved or filesystem uid is ``uid``: on the whole machine, or only
+    those in the PID namespace ``namespace`` (processes of another grader's sandbox of the same uid, in a
+    container or a chroot beside this one, live in a namespace of their own)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -106,7 +117,7 @@ def processes_of(uid: int) -> list[int]:
         try:
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("Uid:"):
-                    if str(uid) in line.split()[1:]:
+                    if str(uid) in line.split()[1:] and (namespace is None or pid_namespace(entry.name) == namespace):
                         found.append(int(entry.name))
                     break
         except OSError:
@@ -114,12 +125,12 @@ def processes_of(uid: int) -> list[int]:
     return found
 
 
-def kill_user(uid: int) -> int:
-    """SIGKILL every process of ``uid`` until none is left (a forking process cannot outrun it: each
-    round kills what the last one missed). Returns how many were killed."""
+def kill_user(uid: int, namespace: str | None) -> int:
+    """SIGKILL every process of ``uid`` in the PID namespace ``namespace`` until none is left (a forking
+    process cannot outrun it: each round kills what the last one missed). Returns how many were killed."""
     killed = 0
     for _ in range(200):
-        pids = processes_of(uid)
+        pids = processes_of(uid, namespace)
         if not pids:
             return killed
         for pid in pids:
@@ -245,19 +256,42 @@ def _ipc_objects_of(uid: int, kind: str) -> list[str]:
 
 @contextlib.contextmanager
 def sandbox_uid() -> Iterator[int]:
-    """A uid of ``SANDBOX_UIDS`` that no other sandbox on this machine holds (a lock file per uid, freed
-    by the kernel if the grader dies). Leftovers of an earlier holder are killed first."""
+    """A uid of ``SANDBOX_UIDS`` that no other sandbox on this kernel holds. The lock file per uid (freed by
+    the kernel if the grader dies) orders the graders that share this machine's ``/run/lock``; graders
+    that do not (two containers, a chroot) are told apart by the uid itself: a uid that runs a process
+    or owns a file in the shared folders is not free, whatever the lock says, and a claim holds only once
+    a marker process of that uid, started by this grader, is the uid's only process."""
     UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for uid in SANDBOX_UIDS:
+    start = random.randrange(len(SANDBOX_UIDS))  # two claimers that back off do not meet again at once
+    for uid in (*SANDBOX_UIDS[start:], *SANDBOX_UIDS[:start]):
         with open(UID_LOCKS / f"{uid}.lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue
-            kill_user(uid)
-            yield uid
+            marker = _claim(uid)
+            if marker is None:
+                continue
+            try:
+                yield uid
+            finally:
+                marker.kill()
+                marker.wait()
             return
     raise IsolationUnavailable(f"all {len(SANDBOX_UIDS)} sandbox uids are in use")
+
+
+def _claim(uid: int) -> subprocess.Popen | None:
+    """A marker process running as ``uid`` while ``uid`` is this grader's alone, or None when it is not free."""
+    if processes_of(uid) or next(_entries_of(uid), None) is not None:
+        return None
+    marker = subprocess.Popen(["sleep", "infinity"], user=uid, group=uid, extra_groups=[], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    if processes_of(uid) == [marker.pid]:
+        return marker
+    marker.kill()   # another grader claimed it at the same moment: both move on
+    marker.wait()
+    return None
 
 
 # ---- bubblewrap ----
@@ -294,6 +328,9 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+    # bubblewrap (0.8, say) would create /etc as the parent of these binds with mode 700, which the sandbox's
+    # uid cannot enter: the loader's cache, the time zone and the alternatives links would all be unreadable
+    args += ["--perms", "0755", "--dir", "/etc"]
     for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
@@ -430,9 +467,9 @@ def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int) -> Ite
     """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files."""
     with contextlib.ExitStack() as stack:
         uid = stack.enter_context(sandbox_uid()) if is_root() and mode != Mode.NONE else None
-        if uid is not None:  # run in reverse: kill its processes, then remove what they left
+        if uid is not None and mode == Mode.USER:  # in reverse: kill its processes, then remove what they left
             stack.callback(remove_files_of, uid)
-            stack.callback(kill_user, uid)
+            stack.callback(kill_user, uid, pid_namespace())
         if mode == Mode.BUBBLEWRAP:
             env = _environment(WORK)
             who = f"uid {uid}" if uid is not None else "a user namespace"
@@ -454,7 +491,7 @@ def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int) -> Ite
                     else "no Landlock on this kernel: world-readable files are visible")
             yield Plan(mode, command, str(folder), env, uid,
                        f"separate user: uid {uid}, private folder, its processes killed afterwards; {seen}",
-                       lambda pid: processes_of(uid), lambda pid: bytes_stored_by(uid), ruleset)
+                       lambda pid: processes_of(uid, pid_namespace()), lambda pid: bytes_stored_by(uid), ruleset)
         else:
             yield Plan(mode, command, str(folder), env, None,
                        "none: the submission ran as the grader's own user, unconfined", process_tree)

@@ -113,3 +113,15 @@ def test_student_code_sees_neither_data_nor_grader(tmp_path):
     assert "'cwd': ['harness', 'helpers']" in line
     assert "'mnist': '/nonexistent'" in line and "'grader_importable': False" in line
     assert results["score"] == 0
+
+
+@pytest.mark.parametrize("crash, how", [
+    ("import os; os.write(2, b'my own last words\\n'); os._exit(3); ", "exit status 3"),
+    ("import os, signal; os.write(2, b'my own last words\\n'); os.kill(os.getpid(), signal.SIGSEGV); ", "killed by SIGSEGV"),
+])
+def test_a_crash_says_how_it_ended_and_what_it_printed_last(tmp_path, crash, how):
+    path = edited(SOLUTION, tmp_path, "crash", {"train_model": [(TRAIN_START, TRAIN_START.replace("device = ", crash + "device = "))]})
+    results, out, _ = grade(path, tmp_path)
+    assert results["score"] == 100 - LOOP_POINTS
+    assert "crashed in the step after 'optimizer' (" in out and f"{how}): the checks" in out, out
+    assert "its last words: my own last words" in out

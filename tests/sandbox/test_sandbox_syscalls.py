@@ -159,14 +159,14 @@ print('fine', len(program.graph.nodes) > 0, batches)
     assert output.strip() == "fine True 2", output + run.stderr_tail
 
 
-def test_without_the_filter_the_harness_refuses_to_run(tmp_path):
-    """A harness whose filter cannot be installed ends before any student code, with a message."""
-    blocker = tmp_path / "pyseccomp.py"
-    blocker.write_text("raise ImportError('no libseccomp here')\n")
+def test_without_the_filter_the_harness_refuses_to_run():
+    """A harness whose filter cannot be installed (no libseccomp on the machine: here its soname points
+    nowhere) ends before any student code, saying what to install."""
     sandbox = str(PROJECT / "autograder" / "sandbox")
-    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); sys.path.insert(1, {sandbox!r})\n"
+    code = (f"import sys; sys.path.insert(0, {sandbox!r})\n"
+            "import harness.libseccomp; harness.libseccomp.SONAME = 'libseccomp-absent.so.9'\n"
             "from harness.syscalls import install_or_exit\ninstall_or_exit()\nprint('student code ran')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == syscalls.UNFILTERED_EXIT and "student code ran" not in result.stdout
-    assert "refused to run student code without its system-call filter: pyseccomp or libseccomp.so.2 is missing" \
-        in result.stderr
+    assert "refused to run student code without its system-call filter: libseccomp could not be loaded " \
+           "(install libseccomp2): libseccomp-absent.so.9" in result.stderr

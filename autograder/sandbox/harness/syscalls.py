@@ -1,6 +1,6 @@
 """The system calls the harness refuses, installed as a seccomp-bpf filter before any student code runs.
 
-The filter (libseccomp through ``pyseccomp``) applies to every thread the harness already has (TSYNC)
+The filter (libseccomp, bound in ``libseccomp.py``) applies to every thread the harness already has (TSYNC)
 and is inherited by every process it starts; nothing can remove it. It is a deny-list, so that
 PyTorch, NumPy and matplotlib run unchanged: a refused call returns an errno, which honest code
 probing for a feature survives. Calls of another architecture (``int 0x80``) kill the process.
@@ -29,6 +29,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
+
+from . import libseccomp as seccomp
 
 REFUSED = (
     "unshare", "setns",
@@ -72,40 +74,41 @@ class FilterUnavailable(RuntimeError):
     """The filter could not be installed: the harness must not run student code."""
 
 
-def _number(seccomp, name: str) -> int | None:
+def _number(rules: seccomp.Filter, name: str) -> int | None:
     """The call's number for this machine (libseccomp's negative stand-in where the machine multiplexes it),
     None where neither libseccomp nor ``SHARED_NUMBERS`` knows it."""
-    number = seccomp.resolve_syscall(seccomp.system_arch(), name)
-    return SHARED_NUMBERS.get(name) if number == -1 else number
+    number = rules.resolve(name)
+    return SHARED_NUMBERS.get(name) if number == seccomp.NOT_A_CALL else number
 
 
 def install() -> None:
     """Load the filter into this process and all its threads, or raise ``FilterUnavailable``."""
     try:
-        import pyseccomp as seccomp
-    except (ImportError, RuntimeError) as error:
-        raise FilterUnavailable(f"pyseccomp or libseccomp.so.2 is missing: {error}") from error
+        rules = seccomp.Filter(seccomp.ALLOW)
+    except OSError as error:
+        raise FilterUnavailable(f"libseccomp could not be loaded (install libseccomp2): {error}") from error
     try:
-        rules = seccomp.SyscallFilter(seccomp.ALLOW)
-        rules.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
-        rules.set_attr(seccomp.Attr.CTL_TSYNC, 1)
-        for names, action in ((REFUSED, seccomp.ERRNO(errno.EPERM)), (UNAVAILABLE, seccomp.ERRNO(errno.ENOSYS))):
+        rules.set_attribute(seccomp.ATTR_ACT_BADARCH, seccomp.KILL_PROCESS)
+        rules.set_attribute(seccomp.ATTR_CTL_TSYNC, 1)
+        refuse = seccomp.errno_action(errno.EPERM)
+        for names, action in ((REFUSED, refuse), (UNAVAILABLE, seccomp.errno_action(errno.ENOSYS))):
             for name in names:
-                number = _number(seccomp, name)
+                number = _number(rules, name)
                 if number is not None:
                     rules.add_rule(action, number)
         for flag in NAMESPACE_FLAGS:
-            rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+            rules.add_rule(refuse, rules.resolve("clone"), (0, seccomp.MASKED_EQ, flag, flag))
         for call in ("socket", "socketpair"):
-            rules.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), call, seccomp.Arg(0, seccomp.NE, AF_UNIX))
+            rules.add_rule(seccomp.errno_action(errno.EAFNOSUPPORT), rules.resolve(call), (0, seccomp.NE, AF_UNIX, 0))
         for option in BUFFER_OPTIONS:
-            rules.add_rule(seccomp.ERRNO(errno.EPERM), "setsockopt", seccomp.Arg(1, seccomp.EQ, SOL_SOCKET),
-                           seccomp.Arg(2, seccomp.EQ, option))
-        rules.add_rule(seccomp.ERRNO(errno.EPERM), "listen", seccomp.Arg(1, seccomp.GT, LISTEN_BACKLOG))
-        rules.add_rule(seccomp.ERRNO(errno.EPERM), "sendto", seccomp.Arg(4, seccomp.NE, 0))   # an address
-        rules.add_rule(seccomp.ERRNO(errno.EPERM), "fcntl", seccomp.Arg(1, seccomp.EQ, F_SETPIPE_SZ))
+            rules.add_rule(refuse, rules.resolve("setsockopt"), (1, seccomp.EQ, SOL_SOCKET, 0),
+                           (2, seccomp.EQ, option, 0))
+        rules.add_rule(refuse, rules.resolve("listen"), (1, seccomp.GT, LISTEN_BACKLOG, 0))
+        rules.add_rule(refuse, rules.resolve("sendto"), (4, seccomp.NE, 0, 0))   # with an address
+        fcntl = rules.resolve("fcntl")
+        rules.add_rule(refuse, fcntl, (1, seccomp.EQ, F_SETPIPE_SZ, 0))
         for command in RECORD_LOCKS:
-            rules.add_rule(seccomp.ERRNO(errno.ENOLCK), "fcntl", seccomp.Arg(1, seccomp.EQ, command))
+            rules.add_rule(seccomp.errno_action(errno.ENOLCK), fcntl, (1, seccomp.EQ, command, 0))
         rules.load()
     except OSError as error:
         raise FilterUnavailable(f"the kernel refused the seccomp filter: {error}") from error
