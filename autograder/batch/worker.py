@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..bounds import spent
+from ..bounds import release_freed_memory, spent
 from ..context import MnistTensors
 from ..engine import grade
 from ..failures import report
@@ -37,6 +37,7 @@ def main() -> None:
             reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only
             reply = {"error": report(error, log_folder)}
+        release_freed_memory()
         finished = spent()
         if finished:
             reply["spent"] = True

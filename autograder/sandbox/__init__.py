@@ -31,14 +31,51 @@ Two processes take part in grading one submission.
   ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
 
   In every mode: a seccomp filter the harness installs on itself before the first cell
-  (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, tracing,
-  sockets other than ``AF_UNIX``, descriptors in flight, larger socket and pipe buffers, page splicing,
-  extended attributes, record locks, inotify), inherited by all it starts; resource limits (wall clock,
-  CPU time, memory of all its processes, process count, open files, file size, message queues, pending
-  signals, printed output) as rlimits and a watchdog that counts resident memory, page tables and swap,
-  RAM held in files (tmpfs folders with their inodes, deleted or shared-memory files open or only
-  mapped, the shared folders), the kernel buffers of its sockets and pipes and its epoll watches; plus a
-  cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no GPU, no data.
+  (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, AIO, tracing,
+  sockets other than ``AF_UNIX``, ``connect`` or an address on ``sendto`` (so no socket it did not make
+  itself), descriptors in flight, larger socket and pipe buffers, page splicing, extended attributes,
+  record locks, inotify), inherited by all it starts; resource limits (wall clock, CPU time, memory of
+  all its processes, process count, open files, file size, message queues, pending signals, printed
+  output) as rlimits and a watchdog that counts resident memory, page tables and swap, RAM held in files
+  (tmpfs folders with their inodes, deleted or shared-memory files open or only mapped, the shared
+  folders), the kernel buffers of its sockets and pipes, its epoll watches and the kernel's records of
+  its mappings; plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
+  GPU, no data.
+
+Host-wide tables and kernel charges
+-----------------------------------
+The kernel keeps some counts for the whole machine; a sandbox that filled one would starve every other
+process. Each, with what keeps the sandbox's share small (``tests/sandbox/test_sandbox_tables.py``
+tries each in both sandboxes; the limits are ``process.Limits``):
+
+* AIO contexts (``fs.aio-max-nr``): ``io_setup`` answers ENOSYS (the filter); io_uring is refused too.
+* open files (``fs.file-max``): ``RLIMIT_NOFILE`` 256 per process, ``RLIMIT_NPROC`` 64 tasks: at most
+  16,384 (eventfd, timerfd, signalfd, pidfd and epoll descriptors are open files too).
+* pseudo-terminals (``kernel.pty.max``): bubblewrap mounts an empty, read-only ``/dev/pts``; in the
+  ``user`` mode Landlock grants no ``/dev/ptmx``. Without Landlock, only the open-file bound holds.
+* POSIX message queues (``fs.mqueue.queues_max``): ``RLIMIT_MSGQUEUE`` 0, so none can be created.
+* System V IPC (``kernel.shmmni``, ``semmni``, ``msgmni``): refused by the filter (and a private IPC
+  namespace under bubblewrap).
+* processes and threads (``kernel.pid_max``, ``kernel.threads-max``): ``RLIMIT_NPROC`` 64 for the
+  sandbox's uid (and a cgroup v2 ``pids.max`` where there is one).
+* POSIX timers and queued signals: ``RLIMIT_SIGPENDING`` 1,024 for its uid (each timer reserves one).
+* keys (``kernel.keys.maxkeys``), fanotify groups, user namespaces (``user.max_user_namespaces``),
+  BPF, perf events, userfaultfd: refused by the filter.
+* inotify instances and watches (``fs.inotify.max_user_*``): ENOSYS from the filter.
+* epoll watches (``fs.epoll.max_user_watches``, per uid): charged by the watchdog, 512 bytes each.
+* descriptors in flight on unix sockets (kernel memory no process holds): ``sendmsg`` is refused.
+* pipe pages (``fs.pipe-user-pages-*``, per uid): the default size only, charged by the watchdog.
+* mappings (``vm.max_map_count`` is per process): each costs some 230 bytes of slab no resident size
+  shows (60 processes splitting one mapping 65,000 ways held 840 MB); the watchdog charges 320 bytes
+  per mapping, a process with a long listing at its most (``vm.max_map_count``: 21 MB), so 64 tasks
+  can hold at most some 1.3 GB, all of it within the memory limit.
+* locked memory (``RLIMIT_MEMLOCK``, per process): locked pages are resident, so counted.
+
+Residue, counted by nothing but bounded by the limits above: the kernel's per-task, per-file and
+per-signal structures (task, stack, file and sigqueue objects: measured, 63 processes holding 250 open
+files each took 9 MB of unreclaimable slab, kernel stacks and page tables together; 1,024 queued signals
+add some 0.1 MB), and caches the kernel reclaims under pressure (directory entries of names looked up,
+inodes of files read).
 
 Channels
 --------

@@ -365,7 +365,8 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += _system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev",
+    # /dev/pts empty and read-only: no pseudo-terminal (``kernel.pty.max`` is one count for the whole machine)
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/pts", "--remount-ro", "/dev/pts",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/tmp",
              "--perms", "0777", "--size", str(scratch_bytes), "--tmpfs", WORK,

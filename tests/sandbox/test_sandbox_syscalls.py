@@ -61,6 +61,9 @@ listener = socket.socket(socket.AF_UNIX)
 listener.bind(f'\\0probe-listener-{os.getpid()}')
 attempt('listen_long', lambda: listener.listen(4096))
 attempt('listen_short', lambda: listener.listen(8))
+attempt('connect_own', lambda: socket.socket(socket.AF_UNIX).connect(f'\\0probe-listener-{os.getpid()}'))
+attempt('sendto_address', lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'x', '/dev/log') and None)
+attempt('aio', lambda: libc.syscall(206, 128, ctypes.byref(ctypes.c_ulong(0))))
 import fcntl
 pipe_ends = os.pipe()
 attempt('pipe_resize', lambda: fcntl.fcntl(pipe_ends[0], 1031, 1 << 20) and None)
@@ -88,7 +91,8 @@ REFUSED = {"unshare_user": "EPERM", "unshare_mount": "EPERM", "unshare_net": "EP
            "inet6": "EAFNOSUPPORT", "netlink": "EAFNOSUPPORT", "packet": "EAFNOSUPPORT",
            "inet_in_thread": "EAFNOSUPPORT", "unix": "ok", "send_fds": "EPERM", "sendmsg": "EPERM",
            "send": "ok", "sndbuf": "EPERM", "rcvbufforce": "EPERM", "keepalive": "ok", "listen_long": "EPERM",
-           "listen_short": "ok", "pipe_resize": "EPERM", "vmsplice": "EPERM", "splice": "EPERM", "tee": "EPERM",
+           "listen_short": "ok", "connect_own": "EPERM", "sendto_address": "EPERM", "aio": "ENOSYS",
+           "pipe_resize": "EPERM", "vmsplice": "EPERM", "splice": "EPERM", "tee": "EPERM",
            "setxattr": "EPERM", "inotify": "ENOSYS", "record_lock": "ENOLCK", "ofd_lock": "ENOLCK", "flock": "ok",
            "fork": "ok"}
 

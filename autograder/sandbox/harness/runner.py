@@ -15,6 +15,7 @@ from .notebook import fresh_namespace, run_cell
 from .phases import Phase
 from .probes import criterion_probe, loop_probe, optimizer_probe
 from .problems import second_batch
+from .sharing import tensors_by_value
 from .syscalls import install_or_exit
 from .wire import send_report
 
@@ -25,9 +26,7 @@ def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
     install_or_exit()
     torch.set_num_threads(1)
-    # DataLoader workers hand tensors back through named shared-memory files rather than by passing file
-    # descriptors over sockets, which the filter refuses (a descriptor in flight is memory no one holds)
-    torch.multiprocessing.set_sharing_strategy("file_system")
+    tensors_by_value()
     torch.manual_seed(job["seed"])
     report: dict = {}
     namespace = fresh_namespace()

@@ -8,9 +8,11 @@ probing for a feature survives. Calls of another architecture (``int 0x80``) kil
 Refused: new namespaces (``unshare``, ``setns``, ``clone`` with a namespace flag; ``clone3``, whose
 flags seccomp cannot read, answers ENOSYS so that glibc falls back to ``clone``), mounting in any form,
 System V IPC (memory no limit counts), sockets of any family but ``AF_UNIX`` (no network in any mode),
-``sendmsg`` and ``sendmmsg`` (the only way to put a file descriptor in flight on a socket, where no
-process holds it and no watchdog sees its memory; ``send`` and ``write`` work, and the harness has
-DataLoader workers share tensors through named files instead), socket buffer sizes (``setsockopt``
+``connect`` and ``sendto`` with an address (a unix socket reaches only what the sandbox made itself with
+``socketpair``: Landlock does not scope pathname sockets, where host services listen; DataLoader workers
+hand tensors back by value, ``sharing.py``), ``io_setup`` (ENOSYS: AIO contexts are a table of the whole
+machine), ``sendmsg`` and ``sendmmsg`` (the only way to put a file descriptor in flight on a socket, where no
+process holds it and no watchdog sees its memory; ``send`` and ``write`` work), socket buffer sizes (``setsockopt``
 ``SO_SNDBUF`` and the like), listen queues longer than ``LISTEN_BACKLOG`` and pipe resizing (so that
 the most any socket or pipe can queue in the kernel is small and known: the watchdog counts it),
 ``vmsplice``, ``splice`` and ``tee`` (a pipe would hold whole pages, huge ones included, rather than
@@ -37,7 +39,7 @@ REFUSED = (
     "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl",
     "msgget", "msgsnd", "msgrcv", "msgctl",
     "memfd_secret", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "sendmsg", "sendmmsg", "vmsplice", "splice", "tee",
+    "sendmsg", "sendmmsg", "vmsplice", "splice", "tee", "connect",
     "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
     "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd", "kcmp",
     "name_to_handle_at", "open_by_handle_at",
@@ -55,7 +57,7 @@ LISTEN_BACKLOG = 16                        # the most connections a listening so
 F_SETPIPE_SZ = 1031
 RECORD_LOCKS = (6, 7, 37, 38)              # F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: ENOLCK
 # ENOSYS: callers fall back to what the filter can judge (clone), or to doing without (polling for inotify)
-UNAVAILABLE = ("clone3", "memfd_create", "inotify_init", "inotify_init1")
+UNAVAILABLE = ("clone3", "memfd_create", "inotify_init", "inotify_init1", "io_setup")
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 AF_UNIX = 1
 UNFILTERED_EXIT = 120                      # the harness's exit status when it could not install the filter
@@ -102,6 +104,7 @@ def install() -> None:
             rules.add_rule(refuse, rules.resolve("setsockopt"), (1, seccomp.EQ, SOL_SOCKET, 0),
                            (2, seccomp.EQ, option, 0))
         rules.add_rule(refuse, rules.resolve("listen"), (1, seccomp.GT, LISTEN_BACKLOG, 0))
+        rules.add_rule(refuse, rules.resolve("sendto"), (4, seccomp.NE, 0, 0))   # with an address
         fcntl = rules.resolve("fcntl")
         rules.add_rule(refuse, fcntl, (1, seccomp.EQ, F_SETPIPE_SZ, 0))
         for command in RECORD_LOCKS:
