@@ -21,7 +21,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export.graph_signature import InputKind
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
-from .datapath import AFFINE, DataPath, affine_kinds, data_path, parameters_on
+from .datapath import AFFINE, DataPath, affine_kinds, data_path, layer_parameters, unintended_steps
 from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
 from .sandbox.harness.contract import GRAPH_PARTS, RECORD_BYTES, graph_record
 
@@ -269,9 +269,11 @@ class ExportedModel:
         return self._path
 
     def parameter_count(self, what: str) -> int:
-        """Values of the parameters the data's path computes with (a parameter used elsewhere, or nowhere,
-        does not count)."""
-        return sum(self.program.state_dict[name].numel() for name in parameters_on(self.path(what), self.program))
+        """Values of the parameters of the convolutions and linear layers on the data's path (a parameter
+        used elsewhere, or nowhere, does not count; one on the path outside those layers is a structure
+        problem)."""
+        return sum(self.program.state_dict[name].numel()
+                   for name in layer_parameters(self.path(what), self.program))
 
     def affine_layers(self) -> list[dict]:
         """The convolutions and linear layers in the order the forward pass calls them (any overload):
@@ -296,10 +298,15 @@ class ExportedModel:
 
     def structure_problem(self, name: str, convolutions: int, linears: int) -> str | None:
         """How the layers on the data's path differ from the intended structure (``convolutions``
-        convolution layers, then ``linears`` linear layers), or None; the widths are free."""
+        convolution layers, then ``linears`` linear layers, nothing else with parameters and no
+        normalisation), or None; the widths and the activations are free."""
         path = self.path(name)
         if path.problem:
             return path.problem
+        unintended = unintended_steps(path, self.program)
+        if unintended:
+            return (f"{name} has {'; '.join(unintended)} on the way from its input to its output, which the intended "
+                    "network does not: its only layers with parameters are its convolutions and linear layers")
         kinds = affine_kinds(path)
         found = (kinds.count("conv"), kinds.count("linear"))
         if found != (convolutions, linears):

@@ -19,11 +19,21 @@ from torch.fx import Node
 from .operators import operator_name
 
 # What the intended networks may do to the data between input and output (any overload, in place or not):
-# their layers, activations written in any common way, pooling, reshaping, and what torch.export adds.
-ALONG_THE_PATH = {
-    "conv2d", "linear", "relu", "relu_", "clamp", "clamp_", "clamp_min", "clamp_min_", "maximum", "threshold",
-    "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "flatten", "view", "reshape", "_unsafe_view",
-    "permute", "contiguous", "clone", "to", "_to_copy", "dropout", "feature_dropout", "batch_norm", "detach",
+# their layers, pooling, reshaping, and what torch.export adds. The activation is the function check's
+# business, so any common one may stand where ReLU belongs; a normalisation layer may stand on the path
+# too, but it is a layer the assignment does not ask for (``unintended_steps``).
+ACTIVATIONS = {
+    "relu", "clamp", "clamp_min", "maximum", "threshold", "hardtanh", "relu6", "leaky_relu", "elu", "selu", "celu",
+    "gelu", "silu", "mish", "sigmoid", "tanh", "hardswish", "hardsigmoid", "softplus", "log_sigmoid",
+    "log_sigmoid_forward", "softmax", "log_softmax", "_softmax", "_log_softmax",
+}
+NORMALISATIONS = {
+    "batch_norm", "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+    "layer_norm", "native_layer_norm", "group_norm", "native_group_norm", "instance_norm",
+}
+ALONG_THE_PATH = ACTIVATIONS | NORMALISATIONS | {
+    "conv2d", "linear", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "flatten", "view", "reshape",
+    "_unsafe_view", "permute", "contiguous", "clone", "to", "_to_copy", "dropout", "feature_dropout", "detach",
     "alias", "squeeze", "unsqueeze", "getitem",
 }
 AFFINE = {"conv2d": "conv", "linear": "linear"}
@@ -35,10 +45,15 @@ class DataPath:
 
     steps: tuple[Node, ...] = ()
     problem: str | None = None
+    carried: tuple[Node, ...] = ()     # the value derived from the input that each step takes
 
 
 def _name(node: Node) -> str:
-    return "getitem" if node.target is operator.getitem else operator_name(node.target)
+    """The operator's name, in-place or not (``relu`` for ``aten.relu_``)."""
+    if node.target is operator.getitem:
+        return "getitem"
+    name = operator_name(node.target)
+    return name[:-1] if name.endswith("_") and not name.endswith("__") else name
 
 
 def _inputs(node: Node) -> list[Node]:
@@ -67,30 +82,79 @@ def data_path(program: torch.export.ExportedProgram, what: str) -> DataPath:
     results = list(output.args[0]) if output is not None and isinstance(output.args[0], (tuple, list)) else []
     if len(results) != 1 or not isinstance(results[0], Node) or results[0] not in derived:
         return DataPath(problem=f"{what} should return one tensor computed from its input")
-    steps, current = [], results[0]
+    steps, takes, current = [], [], results[0]
     while current.op != "placeholder":
         name = _name(current) if current.op == "call_function" else current.op
-        if name not in ALONG_THE_PATH:
-            return DataPath(problem=f"{what} applies {name} on the way from its input to its output, which the "
-                                    "intended network does not")
         carried = [value for value in _inputs(current) if value in derived]
+        if name not in ALONG_THE_PATH:
+            state = _state_of(_state_behind(program), [value for value in _inputs(current) if value not in derived])
+            return DataPath(problem=f"{what} applies {name}{state} on the way from its input to its output, "
+                                    "which the intended network does not")
         if len(carried) != 1:
             return DataPath(problem=f"{what} combines {len(carried)} computations from its input in one step "
                                     f"({name}); the intended network is a single chain of layers")
         steps.append(current)
+        takes.append(carried[0])
         current = carried[0]
     on_path = set(steps)
     stray = [node for node in program.graph.nodes
              if node.op == "call_function" and _name(node) in AFFINE and node not in on_path]
     if stray:
         return DataPath(problem=f"{what} has {len(stray)} layer(s) whose result never reaches its output")
-    return DataPath(tuple(reversed(steps)))
+    return DataPath(tuple(reversed(steps)), carried=tuple(reversed(takes)))
 
 
-def parameters_on(path: DataPath, program: torch.export.ExportedProgram) -> set[str]:
-    """The parameters the steps of ``path`` compute with."""
-    lifted = program.graph_signature.inputs_to_parameters
-    return {lifted[value.name] for step in path.steps for value in _inputs(step) if value.name in lifted}
+def _state_behind(program: torch.export.ExportedProgram) -> dict[Node, frozenset[str]]:
+    """The parameters and buffers (by their names in the model) each node's value is computed from."""
+    signature = program.graph_signature
+    names = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
+    behind: dict[Node, frozenset[str]] = {}
+    for node in program.graph.nodes:
+        found = {names[node.name]} if node.op == "placeholder" and node.name in names else set()
+        behind[node] = frozenset(found.union(*(behind.get(value, frozenset()) for value in _inputs(node))))
+    return behind
+
+
+def _state_of(behind: dict[Node, frozenset[str]], values: list[Node]) -> str:
+    """`` with the parameter(s) a, b`` for the parameters and buffers behind ``values``; empty for none."""
+    names = sorted(set().union(*(behind[value] for value in values)))
+    return f" with the parameter(s) {', '.join(names)}" if names else ""
+
+
+def _others(path: DataPath) -> list[tuple[Node, list[Node]]]:
+    """Each step with what it takes besides the value derived from the input."""
+    return [(step, [value for value in _inputs(step) if value is not carried])
+            for step, carried in zip(path.steps, path.carried, strict=True)]
+
+
+def unintended_steps(path: DataPath, program: torch.export.ExportedProgram) -> list[str]:
+    """What along ``path`` is no part of the assignment's networks, described for the student: a
+    normalisation layer (with or without parameters), any other step but a convolution or a linear layer
+    that computes with parameters or buffers (an activation with weights, an extra bias), and a layer
+    whose weight or bias is not a parameter of its own. A normalisation in eval mode, or
+    ``torch.maximum(x, p)``, can be the identity under one choice of weights: they are refused by kind,
+    never judged by what they compute."""
+    parameters, behind = program.graph_signature.inputs_to_parameters, _state_behind(program)
+    found = []
+    for step, others in _others(path):
+        name = _name(step)
+        state = _state_of(behind, others)
+        if name in AFFINE:
+            if any(value.name not in parameters for value in others):
+                found.append(f"a {name} layer whose weight or bias is not a parameter of its own")
+        elif name in NORMALISATIONS:
+            found.append(f"a normalisation layer ({name}{state})")
+        elif state:
+            found.append(f"{name}{state}")
+    return found
+
+
+def layer_parameters(path: DataPath, program: torch.export.ExportedProgram) -> set[str]:
+    """The parameters of the convolutions and linear layers along ``path``: the only ones the assignment's
+    networks have (``unintended_steps`` names any other)."""
+    parameters = program.graph_signature.inputs_to_parameters
+    return {parameters[value.name] for step, others in _others(path) if _name(step) in AFFINE
+            for value in others if value.name in parameters}
 
 
 def affine_kinds(path: DataPath) -> list[str]:

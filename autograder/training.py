@@ -12,11 +12,12 @@ from torch import nn
 from helpers.data import pixels_to_float
 
 
-def reinitialise(module: nn.Module, seed: int) -> None:
+def reinitialise(module: nn.Module, seed: int) -> set[str]:
     """Every parameter and statistic afresh, from a fixed seed, so that the accuracy reflects the
     architecture, never weights the submission carried: PyTorch's default initialisation for weights
     of two or more dimensions and their biases, zeros for other biases and ones for other scales,
-    and the initial batch-norm statistics (``artifacts`` refuses graphs with any other state)."""
+    and the initial batch-norm statistics (``artifacts`` refuses graphs with any other state).
+    Returns the names of the parameters drawn at random (the others are constants)."""
     generator = torch.Generator().manual_seed(seed)
     parameters, done = dict(module.named_parameters()), set()
     with torch.no_grad():
@@ -39,6 +40,26 @@ def reinitialise(module: nn.Module, seed: int) -> None:
                 buffer.fill_(1)
             else:
                 buffer.zero_()
+    return done
+
+
+def reveal(module: nn.Module, seed: int) -> None:
+    """``reinitialise``, then random values for every parameter and statistic it left constant (scales
+    of 1, biases of 0 outside the layers, a batch norm's fresh statistics): under them a layer the
+    assignment does not ask for (a normalisation in eval mode, ``torch.maximum(x, p)``) is no identity,
+    so that comparing outputs sees every layer of the graph."""
+    drawn = reinitialise(module, seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+            if name in drawn or not tensor.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                tensor.uniform_(0.25, 4.0, generator=generator)
+            elif name.endswith("weight") or not name.endswith(("bias", "running_mean")):
+                tensor.uniform_(0.5, 2.0, generator=generator)
+            else:
+                tensor.uniform_(-1.0, 1.0, generator=generator)
 
 
 def _layout(module: nn.Module, input_shape: tuple[int, ...], batch_size: int) -> torch.memory_format:

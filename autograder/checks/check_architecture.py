@@ -9,7 +9,7 @@ from autograder.context import close
 from autograder.operators import call_cost
 from autograder.reference import intended_forward
 from autograder.sandbox.harness.contract import EXPORT_BATCH, second_key
-from autograder.training import reinitialise
+from autograder.training import reveal
 
 # Operators whose output shape is checked, and the layer kind they count as (pooling of any sort is
 # "pool" here: whether it is the right pooling is the function check's business).
@@ -44,7 +44,7 @@ def _intended_matches(graded, spec, key, batch):
         student = graph.module()
     except ArtifactError as error:
         raise AssertionError(f"{spec.name}: {error}") from None
-    reinitialise(student, graded.settings.seed)
+    reveal(student, graded.settings.seed)
     layers, state = graph.affine_layers(), dict(student.state_dict())
 
     def chain(tensors, inputs):
@@ -70,8 +70,9 @@ def _intended_matches(graded, spec, key, batch):
                         "torch.flatten(x, 1).")
 def test_function(graded, model):
     """Judged with the student's own layers (their sizes, their convolution settings) under fresh random
-    weights: the number and kind of layers, the order of operations, the activations, the pooling and
-    the flattening count, the widths do not. Checked on two graphs traced for different batch sizes."""
+    weights, every parameter and statistic of the graph random (``training.reveal``): the number and kind
+    of layers, the order of operations, the activations, the pooling and the flattening count, the widths
+    do not. Checked on two graphs traced for different batch sizes."""
     spec = MODELS[model]
     for key, batch in ((spec.key, EXPORT_BATCH), (second_key(spec.key), graded.second_batch())):
         assert _intended_matches(graded, spec, key, batch), (

@@ -3,8 +3,10 @@ counts, read from the notebook's source."""
 
 import pytest
 
+from autograder.artifacts import ArtifactError
 from autograder.assignment import CNN, MODELS, OTHER_CNN_FILTERS
 from autograder.sandbox.harness.contract import filters_key
+from autograder.variants import describe, layer_table, with_filters
 from helpers.answers import NotArithmetic, literal_answer
 
 
@@ -21,34 +23,30 @@ def test_parameter_count(graded, model):
     assert found == spec.parameters, f"{spec.name} should have {spec.parameters} parameters, yours has {found}"
 
 
-def _weight_shapes(graph, kind):
-    return [tuple(graph.program.state_dict[layer["weight"]].shape) for layer in graph.affine_layers()
-            if layer["kind"] == kind]
-
-
 @pytest.mark.check("CNN(filters=...) sizes its layers from filters", points=4,
                    hint="Use filters[0], filters[1] and filters[2] everywhere instead of 16, 32 and 64, including the "
-                        "first Linear layer.")
+                        "first Linear layer; the 128 hidden units and the 10 outputs do not depend on filters.")
 def test_other_filters(graded):
-    """Each variant is traced and its shapes recomputed (one that cannot compute fails here), then compared
-    with the student's own default CNN, so a bug elsewhere in the CNN (say a missing pooling layer) costs
-    the other checks and not this one."""
-    default = graded.graph(CNN)
-    default_convs, default_linears = _weight_shapes(default, "conv"), _weight_shapes(default, "linear")
-    assert default_convs and default_linears, "model_cnn has no convolution or no linear layer"
+    """Each variant is traced and its shapes recomputed (one that cannot compute fails here), then every
+    layer is compared with the student's own default CNN changed as the notebook says ``filters`` change
+    it, so a bug elsewhere in the CNN (say a missing pooling layer) costs the other checks and not this
+    one, while a layer sized from ``filters`` that the notebook fixes (the hidden width) costs this one."""
+    try:
+        default = layer_table(graded.graph(CNN))
+    except ArtifactError as error:
+        raise AssertionError(f"model_cnn: {error}") from None
+    if not any(layer[0] == "conv" for layer in default) or not any(layer[0] == "linear" for layer in default):
+        raise AssertionError("model_cnn has no convolution or no linear layer")
     for filters in OTHER_CNN_FILTERS:
         what = f"CNN(filters={filters})"
         graph = graded.graph(CNN, filters_key(filters), what)
         problem = graph.structure_problem(what, CNN.convolutions, CNN.linears)
         assert not problem, problem
-        convs, linears = _weight_shapes(graph, "conv"), _weight_shapes(graph, "linear")
-        outputs, inputs = [shape[0] for shape in convs], [shape[1] for shape in convs]
-        assert outputs == list(filters), f"{what}'s convolutions output {outputs} channels"
-        assert inputs == [1, *filters[:-1]], f"{what}'s convolutions take {inputs} channels"
-        expected = default_linears[0][1] * filters[-1] // default_convs[-1][0]
-        found = linears[0][1]
-        assert found == expected, (f"{what}'s first linear layer takes {found} inputs; with filters[2]={filters[-1]} "
-                                   f"channels it should take {expected}")
+        found, expected = layer_table(graph), with_filters(default, filters)
+        assert len(found) == len(expected), f"{what} has {len(found)} layers, your CNN() {len(expected)}"
+        for index, (mine, wanted) in enumerate(zip(found, expected, strict=True), 1):
+            assert mine == wanted, (f"{what}'s layer {index} is {describe(mine)}; from your CNN() and these filters "
+                                    f"it should be {describe(wanted)}")
 
 
 @pytest.mark.parametrize("model", list(MODELS))
