@@ -306,7 +306,8 @@ class ExportedModel:
         unintended = unintended_steps(path, self.program)
         if unintended:
             return (f"{name} has {'; '.join(unintended)} on the way from its input to its output, which the intended "
-                    "network does not: its only layers with parameters are its convolutions and linear layers")
+                    "network does not: besides its convolutions and linear layers it has only activations, pooling "
+                    "and flattening, none with parameters or statistics")
         kinds = affine_kinds(path)
         found = (kinds.count("conv"), kinds.count("linear"))
         if found != (convolutions, linears):

@@ -116,9 +116,9 @@ def _state_behind(program: torch.export.ExportedProgram) -> dict[Node, frozenset
 
 
 def _state_of(behind: dict[Node, frozenset[str]], values: list[Node]) -> str:
-    """`` with the parameter(s) a, b`` for the parameters and buffers behind ``values``; empty for none."""
+    """`` with a, b`` for the parameters and buffers behind ``values``; empty for none."""
     names = sorted(set().union(*(behind[value] for value in values)))
-    return f" with the parameter(s) {', '.join(names)}" if names else ""
+    return f" with {', '.join(names)}" if names else ""
 
 
 def _others(path: DataPath) -> list[tuple[Node, list[Node]]]:

@@ -28,21 +28,28 @@ def test_parameter_count(graded, model):
                         "first Linear layer; the 128 hidden units and the 10 outputs do not depend on filters.")
 def test_other_filters(graded):
     """Each variant is traced and its shapes recomputed (one that cannot compute fails here), then every
-    layer is compared with the student's own default CNN changed as the notebook says ``filters`` change
-    it, so a bug elsewhere in the CNN (say a missing pooling layer) costs the other checks and not this
-    one, while a layer sized from ``filters`` that the notebook fixes (the hidden width) costs this one."""
+    convolution and linear layer on its data's path is compared with the student's own default CNN
+    changed as the notebook says ``filters`` change it, so a bug elsewhere in the CNN (say a missing
+    pooling layer, or an extra normalisation) costs the other checks and not this one, while a layer
+    sized from ``filters`` that the notebook fixes (the hidden width) costs this one."""
     try:
         default = layer_table(graded.graph(CNN))
     except ArtifactError as error:
         raise AssertionError(f"model_cnn: {error}") from None
-    if not any(layer[0] == "conv" for layer in default) or not any(layer[0] == "linear" for layer in default):
-        raise AssertionError("model_cnn has no convolution or no linear layer")
+    convolutions = sum(layer[0] == "conv" for layer in default)
+    linears = len(default) - convolutions
+    if convolutions != CNN.convolutions or not linears:
+        raise AssertionError(f"model_cnn has {convolutions} convolution and {linears} linear layers; the layers "
+                             f"CNN(filters=...) sizes are its {CNN.convolutions} convolutions and a linear layer")
     for filters in OTHER_CNN_FILTERS:
         what = f"CNN(filters={filters})"
         graph = graded.graph(CNN, filters_key(filters), what)
-        problem = graph.structure_problem(what, CNN.convolutions, CNN.linears)
+        problem = graph.path(what).problem
         assert not problem, problem
-        found, expected = layer_table(graph), with_filters(default, filters)
+        try:
+            found, expected = layer_table(graph), with_filters(default, filters)
+        except ArtifactError as error:
+            raise AssertionError(f"{what}: {error}") from None
         assert len(found) == len(expected), f"{what} has {len(found)} layers, your CNN() {len(expected)}"
         for index, (mine, wanted) in enumerate(zip(found, expected, strict=True), 1):
             assert mine == wanted, (f"{what}'s layer {index} is {describe(mine)}; from your CNN() and these filters "

@@ -73,6 +73,53 @@ BUGS = {
     "cnn_linear_ignores_filters": (
         {"cnn_class": [("nn.Linear(filters[2] * 3 * 3, 128)", "nn.Linear(64 * 3 * 3, 128)")]},
         {"CNN(filters=...) sizes its layers from filters"}, 96),
+    "fc_returns_log_softmax": (
+        {"fc_class": [("        return self.fc4(x)\n", "        return F.log_softmax(self.fc4(x), dim=1)\n")]},
+        {"FC: computes the intended function"}, 94),
+    "fc_sigmoid_activations": (
+        {"fc_class": [("x = F.relu(self.fc1(x))", "x = torch.sigmoid(self.fc1(x))"),
+                      ("x = F.relu(self.fc2(x))", "x = torch.sigmoid(self.fc2(x))"),
+                      ("x = F.relu(self.fc3(x))", "x = torch.sigmoid(self.fc3(x))")]},
+        {"FC: computes the intended function"}, 94),
+    # Wrong widths padded to the intended count with layers that are identities under the grader's
+    # initialisation: a batch norm without epsilon, ReLUs as torch.maximum with a parameter named bias.
+    "fc_padded_with_identities": (
+        {"fc_class": [("nn.Linear(784, 512)", "nn.Linear(784, 504)"), ("nn.Linear(512, 256)", "nn.Linear(504, 256)"),
+                      ("nn.Linear(256, 128)", "nn.Linear(256, 152)"),
+                      ("self.fc4 = nn.Linear(128, 10)\n",
+                       "self.fc4 = nn.Linear(152, 10)\n        self.norm = nn.BatchNorm1d(504, eps=0.0)\n"
+                       "        self.b1, self.b2, self.b3 = (nn.Module(), nn.Module(), nn.Module())\n"
+                       "        for block, width in ((self.b1, 504), (self.b2, 256), (self.b3, 152)):\n"
+                       "            block.bias = nn.Parameter(torch.zeros(width))\n"),
+                      ("x = F.relu(self.fc1(x))", "x = torch.maximum(self.norm(self.fc1(x)), self.b1.bias)"),
+                      ("x = F.relu(self.fc2(x))", "x = torch.maximum(self.fc2(x), self.b2.bias)"),
+                      ("x = F.relu(self.fc3(x))", "x = torch.maximum(self.fc3(x), self.b3.bias)")]},
+        {"FC has the right number of parameters", "FC: layer output shapes", "FC: computes the intended function",
+         "FC: test accuracy after the grader's training"}, 80),
+    "lenet_padded_with_identities": (
+        {"lenet_class": [("nn.Linear(16 * 7 * 7, 120)", "nn.Linear(16 * 7 * 7, 110)"),
+                         ("nn.Linear(120, 84)", "nn.Linear(110, 135)"),
+                         ("self.fc3 = nn.Linear(84, 10)\n",
+                          "self.fc3 = nn.Linear(135, 10)\n        self.norm2 = nn.BatchNorm2d(16, eps=0.0)\n"
+                          "        self.norm = nn.BatchNorm1d(784, eps=0.0)\n"
+                          "        self.b0, self.b2 = nn.Module(), nn.Module()\n"
+                          "        self.b0.bias, self.b2.bias = nn.Parameter(torch.zeros(784)), nn.Parameter(torch.zeros(135))\n"),
+                         ("x = self.pool(F.relu(self.conv2(x)))", "x = self.pool(F.relu(self.norm2(self.conv2(x))))"),
+                         ("x = torch.flatten(x, start_dim=1)",
+                          "x = torch.maximum(self.norm(torch.flatten(x, start_dim=1)), self.b0.bias)"),
+                         ("x = F.relu(self.fc2(x))", "x = torch.maximum(self.fc2(x), self.b2.bias)")]},
+        {"CNN_LeNet has the right number of parameters", "CNN_LeNet: layer output shapes",
+         "CNN_LeNet: computes the intended function", "CNN_LeNet: test accuracy after the grader's training"}, 80),
+    "cnn_batch_norm_without_parameters": (
+        {"cnn_class": [("self.pool = nn.MaxPool2d(2)\n",
+                        "self.pool = nn.MaxPool2d(2)\n        self.norm = nn.BatchNorm2d(filters[0], affine=False)\n"),
+                       ("x = self.pool(F.relu(self.conv1(x)))", "x = self.pool(F.relu(self.norm(self.conv1(x))))")]},
+        {"CNN has the right number of parameters", "CNN: computes the intended function",
+         "CNN: test accuracy after the grader's training"}, 84),
+    "cnn_hidden_width_from_filters": (
+        {"cnn_class": [("nn.Linear(filters[2] * 3 * 3, 128)", "nn.Linear(filters[2] * 3 * 3, 2 * filters[2])"),
+                       ("nn.Linear(128, 10)", "nn.Linear(2 * filters[2], 10)")]},
+        {"CNN(filters=...) sizes its layers from filters"}, 96),
     "loop_no_zero_grad": ({"train_model": [(STEP_10, "")]}, {RESET, WEIGHTS}, 90),
     "loop_zero_grad_once_per_epoch": (
         {"train_model": [(STEP_10, ""), ("        model.train()\n", "        model.train()\n        opt.zero_grad()\n")]},
