@@ -42,5 +42,5 @@ def with_filters(default: list[Layer], filters: tuple[int, ...]) -> list[Layer]:
 
 def describe(layer: Layer) -> str:
     kind, weight, bias, settings = layer
-    return (f"{kind} {'x'.join(map(str, weight))}{'' if bias else ' without bias'}"
+    return (f"a {kind} layer with a {'x'.join(map(str, weight))} weight{'' if bias else ' and no bias'}"
             f"{f' ({settings})' if settings else ''}")
