@@ -102,7 +102,7 @@ def _notes(context: GradingContext) -> list[str]:
         if run.ended == Ending.CRASHED and run.stderr_tail.strip():
             notes.append("its last words: " + excerpt(" | ".join(run.stderr_tail.strip().splitlines()[-3:]), 300))
     if run.memory_seen:
-        notes.append(f"the memory limit was reached with {run.memory_seen}")
+        notes.append(f"the memory limit was reached: {run.memory_seen}")
     if run.channel_problem:
         notes.append(f"the grader stopped reading the sandbox's output: {run.channel_problem}")
     notes += sorted(set(context.report.problems.values()))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload
+from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload, killed_note
 from ..results import write_json_atomically
 from . import present
 from .config import BundleConfig, ConfigError, load_config
@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     args = entry_point_arguments("python3 -m autograder.gradescope.run", __doc__.splitlines()[0], Path("/autograder"),
                                  argv)
     root, results = args.root, args.root / "results" / "results.json"
+    if args.grader_killed is not None:
+        print(killed_note(args.grader_killed), file=sys.stderr)
+        write_json_atomically(results, present.fault(BundleConfig()))
+        return 2
     try:
         close_to_sandbox([root, root / "source", root / "submission", root / "results"])  # metadata: names, e-mails
         config = load_config(root / "source")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Iterable
@@ -46,7 +47,21 @@ def entry_point_arguments(prog: str, description: str, root: Path, argv: list[st
     parser.add_argument("root", type=Path, nargs="?", default=root)
     parser.add_argument("--isolation", choices=("auto", Mode.BUBBLEWRAP.value, Mode.USER.value), default="auto",
                         help="the sandbox to use (default: the strongest this container allows)")
+    parser.add_argument("--grader-killed", type=int, metavar="SIGNAL",
+                        help="only write the results of a grader fault: the entry point's grading was killed by "
+                             "SIGNAL (the container's memory limit, as a rule)")
     return parser.parse_args(argv)
+
+
+def killed_note(number: int) -> str:
+    """For the job's log, where staff read it: which signal killed the grader, and the likely cure."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    cure = (": the container's memory limit, as a rule; give the assignment a larger container, or build the image "
+            "with PyTorch's CPU-only wheels (install.sh's default)") if number == signal.SIGKILL else ""
+    return f"autograder: the grader was killed by {name}{cure}"
 
 
 def find_notebook(folder: Path, name: str = RELEASE_NOTEBOOK.name) -> Path:

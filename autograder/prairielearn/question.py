@@ -37,10 +37,17 @@ QUESTION_HTML = f"""<pl-question-panel>
 DOCKERFILE = f"""# The grader image of this question: Ubuntu with the grading dependencies (PyTorch's CPU wheels) and
 # MNIST built in, so that grading needs no network; the grader itself comes from tests/ at each grading.
 #   docker build -t IMAGE . && docker push IMAGE      (IMAGE: the name in info.json)
-FROM ubuntu:24.04
+# Without the internet: put MNIST's four .gz files in mnist/ beside this file, and pass
+#   --build-arg TORCH_INDEX= --build-arg PIP_INDEX_URL=YOUR_MIRROR   (or PIP_FIND_LINKS=a wheel folder)
+# BASE replaces the base image (any Debian or Ubuntu with Python 3.10 or newer, or none yet).
+ARG BASE=ubuntu:24.04
+FROM ${{BASE}}
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_INDEX_URL= PIP_EXTRA_INDEX_URL= PIP_FIND_LINKS= PIP_CERT= PIP_TRUSTED_HOST=
 ENV MNIST_ROOT={IMAGE_MNIST}
-COPY tests /tmp/grader
-RUN cd /tmp/grader && bash autograder/platform/install.sh --sandbox-user && rm -rf /tmp/grader
+COPY . /tmp/build
+RUN cd /tmp/build/tests && if [ -d ../mnist ]; then export MNIST_FROM=/tmp/build/mnist; fi \\
+    && bash autograder/platform/install.sh --sandbox-user && rm -rf /tmp/build
 """
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload
+from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload, killed_note
 from ..results import write_json_atomically
 from . import results
 
@@ -22,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
                                  argv)
     try:
         (args.root / "results").mkdir(parents=True, exist_ok=True)   # PrairieLearn does not create it
-        close_to_sandbox([args.root, *(args.root / name for name in HIDDEN)])
-        outcome = grade_upload(args.root / "student", args.isolation)
-        written = results.results_of(outcome)
+        if args.grader_killed is not None:
+            print(killed_note(args.grader_killed), file=sys.stderr)
+            written = results.fault()
+        else:
+            close_to_sandbox([args.root, *(args.root / name for name in HIDDEN)])
+            written = results.results_of(grade_upload(args.root / "student", args.isolation))
     except OSError as error:  # the folders cannot be closed: grading would expose them to the sandbox
         print(f"autograder: cannot grade: {error}", file=sys.stderr)
         written = results.fault()

@@ -117,3 +117,41 @@ def ran_out_of_memory(group: Path | None) -> bool:
     except (OSError, ValueError):
         return False
     return int(events.get("oom_kill", "0")) > 0
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def controller_folders(controller: str, cgroup: Path, membership: str | None) -> list[Path]:
+    """Where this process's cgroup files for ``controller`` may be: its own cgroup's folder, named in
+    /proc/self/cgroup (v1 first, then v2), then the top of the mount, which is all a container sees."""
+    if membership is None:
+        membership = _text(Path("/proc/self/cgroup")) or ""
+    v1, v2 = [], []
+    for line in membership.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if not controllers:
+            v2.append(cgroup / path.lstrip("/"))
+        elif controller in controllers.split(","):
+            v1.append(cgroup / controller / path.lstrip("/"))
+    return [*v1, cgroup / controller, *v2, cgroup]
+
+
+def memory_kills(cgroup: Path = ROOT) -> int | None:
+    """How many processes the kernel has killed for the memory limit of the cgroup this process is in
+    (a container's, as a rule): v2 ``memory.events``, v1 ``memory.oom_control``; None where neither is
+    readable. The grader reads it before and after a run, so that a sandbox the container's limit killed
+    before the watchdog saw it is reported as out of memory, not as a crash."""
+    for folder in controller_folders("memory", cgroup, None):
+        for name in ("memory.events", "memory.oom_control"):
+            text = _text(folder / name)
+            if text is None:
+                continue
+            fields = dict(line.split(None, 1) for line in text.splitlines() if len(line.split()) == 2)
+            if fields.get("oom_kill", "").isdigit():
+                return int(fields["oom_kill"])
+    return None

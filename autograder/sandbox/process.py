@@ -22,7 +22,7 @@ from pathlib import Path
 from ..failures import GraderError
 from ..paths import HARNESS, HELPERS
 from . import landlock
-from .cgroups import group_for, join, ran_out_of_memory
+from .cgroups import group_for, join, memory_kills, ran_out_of_memory
 from .channel import ChannelReader
 from .exposure import refuse_if_exposed
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
@@ -57,7 +57,7 @@ class Ending(str, Enum):
 
     FINISHED = "finished"
     TIMED_OUT = "timed out"
-    MEMORY = "memory limit"
+    MEMORY = "ran out of memory"
     CRASHED = "crashed"
     EXITED_EARLY = "exited early"
     STOPPED = "stopped"
@@ -267,6 +267,7 @@ class SandboxProcess:
         self._confinement = contextlib.ExitStack()
         self.ended = Ending.FINISHED
         self.memory_seen = ""
+        self.kills_before = memory_kills()   # the enclosing cgroup's count (a container's limit)
         self.started = time.monotonic()
         try:
             self.plan: Plan = self._confinement.enter_context(
@@ -364,7 +365,8 @@ class SandboxProcess:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SandboxFailure(why)
         report = self.folder / "report.json"
-        ended = Ending.MEMORY if ran_out_of_memory(self.cgroup) else self.ended
+        ended = Ending.MEMORY if ran_out_of_memory(self.cgroup) or self._killed_by_enclosing_limit(returncode) \
+            else self.ended
         if ended == Ending.FINISHED and returncode != 0:
             ended = Ending.CRASHED
         elif ended == Ending.FINISHED and not _says_complete(report):
@@ -376,6 +378,18 @@ class SandboxProcess:
                               "cgroup v2 limits on memory and processes" if self.cgroup else
                               "rlimits and a memory watchdog (no cgroup v2 here)")}, self.memory_seen)
 
+
+    def _killed_by_enclosing_limit(self, returncode: int) -> bool:
+        """Killed by SIGKILL while the kernel killed for the memory limit of the cgroup around the grader
+        (a container's): the limit reached it before the watchdog's next reading. Read by the grader, so
+        nothing the sandbox says plays a part."""
+        killed = returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        after = memory_kills()
+        if not (killed and self.ended == Ending.FINISHED and after is not None and self.kills_before is not None
+                and after > self.kills_before):
+            return False
+        self.memory_seen = "the container's, where the kernel stopped it before the watchdog's next reading"
+        return True
 
     def discard(self) -> None:
         """Stop the sandbox and throw away what it sent (the grading was abandoned)."""

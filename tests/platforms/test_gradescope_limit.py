@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -16,7 +18,7 @@ import pytest
 
 from autograder.gradescope.ratelimit import next_graded_time
 from conftest import ROOT
-from submissions import unpack
+from submissions import SOLUTION, check_gradescope_schema, kill_the_grader, unpack
 
 ZONE = timezone(timedelta(hours=-7))
 NOW = datetime(2026, 3, 10, 12, 0, 0, 250000, tzinfo=ZONE)   # the current submission's created_at
@@ -122,3 +124,23 @@ def test_the_next_grading_waits_for_enough_submissions_to_leave_the_window():
     window = timedelta(hours=6)
     assert next_graded_time(times, 2, window) == NOW - timedelta(hours=3) + window
     assert next_graded_time(times, 4, window) == NOW - timedelta(hours=5) + window
+
+
+def test_a_grader_killed_by_the_system_still_leaves_results(limited_tree):
+    """As when the container's memory limit kills the grader: run_autograder's second, small run writes the
+    fault results (the student reads that it is not their submission's fault) and the log names the signal."""
+    (limited_tree / "submission").mkdir(exist_ok=True)
+    shutil.copy(SOLUTION, limited_tree / "submission" / "cnn.ipynb")
+    (limited_tree / "submission_metadata.json").write_text(json.dumps(metadata()))
+    (limited_tree / "results" / "results.json").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_ROOT"}
+    env["AUTOGRADER_ROOT"] = str(limited_tree)
+    entry = subprocess.Popen(["bash", str(limited_tree / "source" / "run_autograder")], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kill_the_grader(entry)
+    _, err = entry.communicate(timeout=120)
+    assert entry.returncode == 128 + signal.SIGKILL
+    results = json.loads((limited_tree / "results" / "results.json").read_text())
+    check_gradescope_schema(results)
+    assert results["score"] == 0 and "through no fault of your submission" in results["output"]
+    assert "the grader was killed by SIGKILL" in err and "memory limit" in err

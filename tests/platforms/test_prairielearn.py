@@ -15,38 +15,12 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from submissions import RELEASE, SOLUTION, edited
-
-MAX_RESULTS_BYTES = 1024**2   # PrairieLearn discards a larger results.json
+from submissions import RELEASE, SOLUTION, check_prairielearn_results, edited, kill_the_grader
 
 
 def write_question(out_dir: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", "prairielearn", str(out_dir), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-
-
-def check_results(path: Path) -> dict:
-    """results.json against PrairieLearn's documented fields and types."""
-    assert path.stat().st_size <= MAX_RESULTS_BYTES
-    results = json.loads(path.read_text())
-    assert isinstance(results.get("gradable", True), bool)
-    if results.get("gradable") is False:
-        errors = results["format_errors"]
-        errors = [errors] if isinstance(errors, str) else errors
-        assert errors and all(isinstance(e, str) and e for e in errors)
-        return results
-    assert isinstance(results["score"], (int, float)) and 0 <= results["score"] <= 1
-    assert isinstance(results["message"], str) and isinstance(results["output"], str)
-    for test in results["tests"]:
-        assert {"name", "description", "points", "max_points", "message", "output"} <= set(test)
-        assert all(isinstance(test[key], str) for key in ("name", "description", "message", "output"))
-        assert isinstance(test["points"], (int, float)) and isinstance(test["max_points"], (int, float))
-        assert 0 <= test["points"] <= test["max_points"]
-    for image in results.get("images", []):
-        assert isinstance(image["label"], str) and image["url"].startswith("data:image/")
-    earned, possible = (sum(t[key] for t in results["tests"]) for key in ("points", "max_points"))
-    assert possible == 100 and results["score"] == pytest.approx(earned / possible)
-    return results
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +41,9 @@ def image_mnist(tmp_path_factory) -> Path:
     return root
 
 
-def grade(question: Path, tree: Path, files: dict[str, bytes], mnist: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    """One grading job: /grade with the question's tests/, the student's files and data.json, then the
-    entry point made executable and run as PrairieLearn does."""
+def job(question: Path, tree: Path, files: dict[str, bytes], mnist: Path) -> tuple[Path, dict[str, str]]:
+    """One grading job as PrairieLearn lays it out: /grade with the question's tests/, the student's files
+    and data.json; returns the entry point (made executable) and its environment."""
     shutil.copytree(question / "tests", tree / "tests")
     (tree / "student").mkdir()
     for name, content in files.items():
@@ -81,10 +55,16 @@ def grade(question: Path, tree: Path, files: dict[str, bytes], mnist: Path) -> t
     script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "MNIST_ROOT"}
     env.update(GRADE_ROOT=str(tree), MNIST_ROOT=str(mnist))
+    return script, env
+
+
+def grade(question: Path, tree: Path, files: dict[str, bytes], mnist: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """One grading job, its entry point run as PrairieLearn runs it."""
+    script, env = job(question, tree, files, mnist)
     run = subprocess.run([str(script)], cwd="/", env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr   # PrairieLearn throws away the results of a failed entry point
     assert "Traceback" not in run.stderr
-    return run, check_results(tree / "results" / "results.json")
+    return run, check_prairielearn_results(tree / "results" / "results.json")
 
 
 # ---- the question folder ----
@@ -201,3 +181,17 @@ def test_the_message_keeps_one_note_per_line(question, image_mnist, tmp_path):
     assert lines[0] == "0 of 100 points."
     stopped = [line for line in lines[1:] if line.startswith("cell ") and "NotImplementedError" in line]
     assert len(stopped) >= 2 and all(line.count("NotImplementedError") == 1 for line in stopped), lines
+
+
+def test_a_grader_killed_by_the_system_still_leaves_results(question, image_mnist, tmp_path):
+    """As when the container's memory limit kills the grader: the entry point's second, small run writes
+    the fault results (not gradable, so no point and no attempt is lost) and the log names the signal."""
+    script, env = job(question, tmp_path / "grade", {"cnn.ipynb": SOLUTION.read_bytes()}, image_mnist)
+    entry = subprocess.Popen([str(script)], cwd="/", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    kill_the_grader(entry)
+    _, err = entry.communicate(timeout=120)
+    assert entry.returncode == 0, err
+    results = check_prairielearn_results(tmp_path / "grade" / "results" / "results.json")
+    assert results["gradable"] is False and "through no fault of your submission" in results["format_errors"][0]
+    assert "the grader was killed by SIGKILL" in err and "memory limit" in err

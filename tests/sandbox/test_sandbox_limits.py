@@ -36,7 +36,7 @@ time.sleep({sleep})
 def test_bubblewrap_tmpfs_folders_count_as_memory(fill):
     code = FILL.format(folders=["/sandbox", "/tmp", "/dev/shm"] if fill else [], sleep=20)
     _, run = run_cell(code, "bubblewrap", Limits(total_seconds=15, cell_seconds=30, memory_bytes=900 * MB))
-    assert run.ended == ("memory limit" if fill else "timed out")
+    assert run.ended == ("ran out of memory" if fill else "timed out")
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_user_mode_files_in_nested_shared_folders_count_and_go(shared_nest):
     marker = shared_nest / "marker"
     _, run = run_cell(f"open({str(marker)!r}, 'w').write('left')\n" + code, "user",
                       Limits(total_seconds=15, cell_seconds=30, memory_bytes=850 * MB))
-    assert run.ended == "memory limit"
+    assert run.ended == "ran out of memory"
     assert list(shared_nest.iterdir()) == []
 
 
@@ -121,7 +121,7 @@ time.sleep(20)
 def test_kernel_buffers_of_sockets_and_pipes_count(mode, pairs):
     _, run = run_cell(QUEUED.format(pairs=pairs), mode,
                       Limits(total_seconds=12, cell_seconds=30, memory_bytes=1200 * MB))
-    assert run.ended == ("memory limit" if pairs == 50 else "timed out"), run.memory_seen
+    assert run.ended == ("ran out of memory" if pairs == 50 else "timed out"), run.memory_seen
 
 
 # Memory that no resident size shows, each way its own cell: page tables of a sparse read-only mapping
@@ -195,4 +195,4 @@ time.sleep(20)
          "epoll-watches-bubblewrap", "epoll-watches-user"])
 def test_memory_outside_resident_sizes_counts(mode, code):
     _, run = run_cell(code, mode, Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
-    assert run.ended == "memory limit", (run.ended, run.memory_seen, run.stderr_tail)
+    assert run.ended == "ran out of memory", (run.ended, run.memory_seen, run.stderr_tail)

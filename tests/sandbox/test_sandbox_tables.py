@@ -124,7 +124,7 @@ time.sleep(60)
 def test_kernel_memory_of_mappings_counts(mode, splits):
     output, run = run_cell(MAPPINGS.format(splits=splits), mode,
                            Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
-    assert run.ended == ("memory limit" if splits else "timed out"), (run.ended, run.memory_seen, output)
+    assert run.ended == ("ran out of memory" if splits else "timed out"), (run.ended, run.memory_seen, output)
 
 
 @pytest.fixture
