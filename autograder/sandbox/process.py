@@ -323,7 +323,9 @@ class SandboxProcess:
         """Every 50 ms: wall clock, and the memory of all its processes (resident, page tables and swap,
         plus RAM-backed files and kernel buffers they hold open, plus each second what it stored in
         shared folders or tmpfs, the deleted files it only maps and the kernel's records of its
-        mappings). Fails closed: anything going wrong here kills the sandbox."""
+        mappings); and the most tasks its processes had at once, the grader's own reading of whether a
+        refused ``fork`` was the sandbox's doing (``autograder.shortage``). Fails closed: anything going
+        wrong here kills the sandbox."""
         stored, checked, over = 0, 0.0, 0
         try:
             while self.process.poll() is None:
