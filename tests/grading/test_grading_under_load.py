@@ -29,6 +29,7 @@ GRADINGS = 2           # correct notebooks graded at once (more would be slow on
 CROWD_THREADS = 200    # sleeping threads of the grader's user, started once the sandboxes are running
 CROWD_DELAY = 3.0      # seconds after the gradings start
 NOBODY = 65534
+PROJECT = Path(__file__).resolve().parents[2]   # ``-m autograder`` imports the package from the working folder
 
 # As root, in a mount namespace of its own: the folder that closes the Python installation to other users
 # (root's home, for a Python installed there) becomes a passable folder holding the same entries, then the
@@ -104,7 +105,7 @@ def test_correct_notebooks_graded_under_load_earn_every_point(shared_folder):
             results = notebook.with_suffix(".json")
             gradings.append((results, subprocess.Popen(
                 _as_grader([sys.executable, "-m", "autograder", "grade", str(notebook), "--json", str(results)]),
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+                cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
             started.append(gradings[-1][1])
         time.sleep(CROWD_DELAY)
         crowd = subprocess.Popen(_as_grader([sys.executable, "-c", CROWD]), env=env, stdout=subprocess.PIPE, text=True)
