@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .bounds import require_fresh_process
+from .failures import GraderError
 from .results import Verdict
 from .sandbox.exposure import sensitive_paths
 from .sandbox.isolation import Mode, choose_mode
-from .sandbox.process import SandboxProcess
+from .sandbox.process import SandboxProcess, SandboxRun
 from .settings import Settings
+from .shortage import describe, machine_short
 from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
 from .version import file_sha256, grader_version
 
@@ -40,7 +44,8 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         private = sensitive_paths(path, mnist_root())
     try:
         answers = read_answers(path)
-        sandbox = SandboxProcess(sandbox_job(answers, seed), settings.limits, mode, private)
+        job = sandbox_job(answers, seed)
+        sandbox = SandboxProcess(job, settings.limits, mode, private)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -56,8 +61,24 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         if sandbox:
             sandbox.discard()
         raise
+    if run is not None:
+        run = _unless_machine_short(run, settings.limits.processes,
+                                    lambda: SandboxProcess(job, settings.limits, mode, private))
     verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),
                           "isolation": confinement}
     return verdict
+
+
+def _unless_machine_short(run: SandboxRun, allowance: int, start: Callable[[], SandboxProcess]) -> SandboxRun:
+    """``run``, or when the machine refused it tasks it had not used up (``shortage``) a second run of the
+    same job; a second such refusal is a grader error, not the submission's lost points."""
+    if not machine_short(run, allowance):
+        return run
+    shutil.rmtree(run.folder, ignore_errors=True)
+    again = start().wait()
+    if machine_short(again, allowance):
+        shutil.rmtree(again.folder, ignore_errors=True)
+        raise GraderError(describe(again, allowance))
+    return again

@@ -57,7 +57,7 @@ tries each in both sandboxes; the limits are ``process.Limits``):
 * System V IPC (``kernel.shmmni``, ``semmni``, ``msgmni``): refused by the filter (and a private IPC
   namespace under bubblewrap).
 * processes and threads (``kernel.pid_max``, ``kernel.threads-max``): ``RLIMIT_NPROC`` 64 for the
-  sandbox's uid (and a cgroup v2 ``pids.max`` where there is one).
+  sandbox's uid (and a cgroup v2 ``pids.max`` where there is one); see below for how it is counted.
 * POSIX timers and queued signals: ``RLIMIT_SIGPENDING`` 1,024 for its uid (each timer reserves one).
 * keys (``kernel.keys.maxkeys``), fanotify groups, user namespaces (``user.max_user_namespaces``),
   BPF, perf events, userfaultfd: refused by the filter.
@@ -76,6 +76,40 @@ per-signal structures (task, stack, file and sigqueue objects: measured, 63 proc
 files each took 9 MB of unreclaimable slab, kernel stacks and page tables together; 1,024 queued signals
 add some 0.1 MB), and caches the kernel reclaims under pressure (directory entries of names looked up,
 inodes of files read).
+
+Processes, threads and a busy machine
+-------------------------------------
+``RLIMIT_NPROC`` is checked against a count per uid, so whose tasks count depends on the mode. Since
+Linux 5.14 the count is kept per (user namespace, uid), and a fork must fit at every level up to the
+initial namespace: at the namespace of the new task, under the task's own limit, and at each level
+above, under the limit its creator had when it made the namespace.
+
+* As root, the sandbox runs as a uid of its own, claimed for the whole kernel, with the limit 64: only
+  its own tasks count (and the uid's marker process). Processes that ended but were not yet reaped
+  (``DataLoader`` workers) count until reaped; they are the sandbox's own too.
+* Not as root, bubblewrap makes a user namespace and the sandbox runs as the grader's uid. A limit
+  set before bubblewrap starts would count every task of the grader's uid, on top of what ran then:
+  other gradings started afterwards, with their PyTorch threads and ``DataLoader`` workers, would use
+  the sandbox's allowance and make its ``fork`` and ``pthread_create`` fail with EAGAIN. So bubblewrap
+  starts with the grader's own limit (the namespace takes it as the most its tasks may add to the
+  grader's uid), and the harness sets 64 on itself first thing, before any thread exists, inside the
+  namespace (``--processes``), where only the sandbox's tasks count. Nothing in the namespace can
+  raise it again: that takes ``CAP_SYS_RESOURCE`` in the initial namespace.
+* Where the machine has cgroup v2, ``pids.max`` 64 counts every task of the sandbox's cgroup (the
+  bubblewrap processes included, the marker not): also the sandbox's own tasks alone, whichever of the
+  two limits it reaches first.
+
+A machine can still refuse a task the sandbox is allowed: ``kernel.threads-max``, ``kernel.pid_max``,
+the limit of a container or of the grader's user, a same-uid sandbox of a grader in another container.
+That is the grader's failure, not the student's (``autograder/shortage.py``): when a step fails with an
+EAGAIN-class error ("Resource temporarily unavailable", "can't start new thread") while the most tasks
+the watchdog counted of the sandbox's own processes (read from ``/proc`` every 50 ms, the bubblewrap
+processes and the marker included, so never fewer than the kernel counts) stayed below its allowance,
+the grading is run again, and a second such run is a grader error, never lost points. The error text
+only triggers this; the count is the grader's. Code that uses up its allowance in a burst that ends
+between two readings, or forges the error, gets a second run and then a grader error, never points.
+Unconfined (``none``), the limit is what the grader's uid runs at the start plus 64, which later load
+can use up.
 
 Channels
 --------

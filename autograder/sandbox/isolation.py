@@ -356,8 +356,9 @@ def _bind_readonly(paths: list[str], covered: list[str]) -> list[str]:
 
 
 def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int | None,
-                    scratch_bytes: int) -> list[str]:
-    """The ``bwrap`` command line that runs ``harness`` confined (see the package docstring)."""
+                    scratch_bytes: int, processes: int = 64) -> list[str]:
+    """The ``bwrap`` command line that runs ``harness`` confined (see the package docstring). In a user
+    namespace (``uid`` None) the harness limits its own namespace to ``processes`` tasks, first thing."""
     args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
     if uid is None:  # unprivileged grader: a user namespace, which the harness may not nest
@@ -380,7 +381,7 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
                  "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--no-new-privs", *command]
     else:
-        args += ["--", *command]
+        args += ["--", *command, "--processes", str(processes)]
     return args
 
 
@@ -464,7 +465,7 @@ def _environment(home: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int) -> Iterator[Plan]:
+def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int, processes: int = 64) -> Iterator[Plan]:
     """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files."""
     with contextlib.ExitStack() as stack:
         uid = stack.enter_context(sandbox_uid()) if is_root() and mode != Mode.NONE else None
@@ -474,7 +475,7 @@ def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int) -> Ite
         if mode == Mode.BUBBLEWRAP:
             env = _environment(WORK)
             who = f"uid {uid}" if uid is not None else "a user namespace"
-            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes), "/", {}, uid,
+            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes, processes), "/", {}, uid,
                        f"bubblewrap: private PID, network and IPC namespaces, read-only Python, "
                        f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree, tmpfs_bytes)
             return

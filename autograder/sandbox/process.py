@@ -78,6 +78,7 @@ class SandboxRun:
     channel_problem: str = ""
     isolation: dict = field(default_factory=dict)
     memory_seen: str = ""        # what the watchdog counted when it stopped the run for memory
+    most_tasks: int = 0          # the most processes and threads of its own the watchdog saw at once
 
 
 def resident_bytes(pid: int) -> int:
@@ -215,22 +216,35 @@ def mapped_file_bytes(pids: list[int], held: Iterable[tuple[int, int]]) -> int:
     return total
 
 
-def _tasks_of(uid: int) -> int:
-    """Processes and threads running as ``uid`` (what RLIMIT_NPROC counts)."""
+def tasks_in(pids: Iterable[int]) -> int:
+    """Processes and threads of ``pids`` together (what RLIMIT_NPROC and ``pids.max`` count; a process
+    that exited and was not yet reaped still counts, as it does for the kernel); 0 for those gone."""
     count = 0
-    for pid in processes_of(uid):
+    for pid in pids:
         with contextlib.suppress(OSError, StopIteration, ValueError):
             status = Path(f"/proc/{pid}/status").read_text().splitlines()
             count += int(next(line for line in status if line.startswith("Threads:")).split()[1])
     return count
 
 
+def _process_limit(limits: Limits, plan: Plan) -> int:
+    """``RLIMIT_NPROC`` for the process that starts the sandbox. The kernel counts it per uid: with a uid
+    of its own, the sandbox's allowance; in bubblewrap's user namespace the grader's own ceiling, since
+    the harness sets the sandbox's allowance inside the namespace, where only its tasks count (the
+    namespace takes this value as the most its tasks may add to the grader's uid); unconfined
+    (``none``), the grader's uid on top of what it already runs, which later load eats into."""
+    if plan.uid is not None:
+        return limits.processes
+    if plan.mode == Mode.BUBBLEWRAP:
+        return resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    return tasks_in(processes_of(os.getuid())) + limits.processes
+
+
 def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
     """Runs in the child before exec, as the grader's user: join the sandbox's cgroup, set the rlimits,
     then (separate-user mode) drop to the sandbox's uid, and ask to die with the grader (that request
-    does not survive a change of uid, so it comes last). Process counts are per uid: the sandbox's own,
-    or the grader's (then on top of what it already runs)."""
-    processes = limits.processes if plan.uid is not None else _tasks_of(os.getuid()) + limits.processes
+    does not survive a change of uid, so it comes last)."""
+    processes = _process_limit(limits, plan)
 
     def apply() -> None:
         if cgroup is not None:
@@ -268,10 +282,11 @@ class SandboxProcess:
         self.ended = Ending.FINISHED
         self.memory_seen = ""
         self.kills_before = memory_kills()   # the enclosing cgroup's count (a container's limit)
+        self.most_tasks = 0
         self.started = time.monotonic()
         try:
             self.plan: Plan = self._confinement.enter_context(
-                confine(isolation, HARNESS, HELPERS, limits.scratch_bytes))
+                confine(isolation, HARNESS, HELPERS, limits.scratch_bytes, limits.processes))
             self.cgroup = self._confinement.enter_context(
                 group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
             if self.plan.mode == Mode.USER:
@@ -309,12 +324,15 @@ class SandboxProcess:
         """Every 50 ms: wall clock, and the memory of all its processes (resident, page tables and swap,
         plus RAM-backed files and kernel buffers they hold open, plus each second what it stored in
         shared folders or tmpfs, the deleted files it only maps and the kernel's records of its
-        mappings). Fails closed: anything going wrong here kills the sandbox."""
+        mappings); and the most tasks its processes had at once, the grader's own reading of whether a
+        refused ``fork`` was the sandbox's doing (``autograder.shortage``). Fails closed: anything going
+        wrong here kills the sandbox."""
         stored, checked, over = 0, 0.0, 0
         try:
             while self.process.poll() is None:
                 now = time.monotonic()
                 members = self.plan.members(self.process.pid)
+                self.most_tasks = max(self.most_tasks, tasks_in(members))
                 held = open_in_memory(members)
                 if now - checked > 1.0:
                     stored, checked = self._stored(members, held), now
@@ -376,7 +394,8 @@ class SandboxProcess:
                           set(self.channel.received), self.channel.problem,
                           {"mode": self.plan.mode, "description": self.plan.description + "; " + (
                               "cgroup v2 limits on memory and processes" if self.cgroup else
-                              "rlimits and a memory watchdog (no cgroup v2 here)")}, self.memory_seen)
+                              "rlimits and a memory watchdog (no cgroup v2 here)")}, self.memory_seen,
+                          self.most_tasks)
 
 
     def _killed_by_enclosing_limit(self, returncode: int) -> bool:

@@ -1,9 +1,19 @@
 """Entry point inside the sandbox: ``python -I <folder>/harness/__main__.py``, with ``helpers/`` beside
 ``harness/`` in that folder. ``-I`` keeps the environment and the working folder out of ``sys.path``;
-the folder is put back explicitly, and nothing else."""
+the folder is put back explicitly, and nothing else.
+
+``--processes N`` (bubblewrap in a user namespace): the harness sets its own ``RLIMIT_NPROC`` to N first,
+before any thread exists, so that the kernel counts it against the tasks of the sandbox's user
+namespace alone, not those of every process the grader's user runs (see the package's theory of
+operation); no process in the namespace can raise it again."""
 
 import os
+import resource
 import sys
+
+if sys.argv[1:2] == ["--processes"]:
+    _PROCESSES = int(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_NPROC, (_PROCESSES, _PROCESSES))
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

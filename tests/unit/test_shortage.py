@@ -1,0 +1,93 @@
+"""Whose fault a refused process or thread is: decided by the grader's own count of the sandbox's tasks,
+never by what the sandbox says; a run the machine starved is graded again, twice is a grader error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder import engine
+from autograder.failures import GraderError, expected
+from autograder.sandbox.process import Ending, SandboxRun
+from autograder.shortage import failed_for_want_of_tasks, machine_short
+
+ALLOWANCE = 64
+TORCH_EAGAIN = "RuntimeError: Resource temporarily unavailable"
+PYTHON_EAGAIN = "RuntimeError: can't start new thread"
+
+
+def _run(folder: Path, errors: dict[str, str], most_tasks: int, ended: Ending = Ending.FINISHED,
+         stderr: str = "") -> SandboxRun:
+    folder.mkdir(parents=True, exist_ok=True)
+    phases = {name: {"seconds": 1.0, "output": "", "output_dropped": 0, **({"error": error} if error else {})}
+              for name, error in errors.items()}
+    (folder / "report.json").write_text(json.dumps({"phases": phases}))
+    return SandboxRun(folder, 0, ended, 5.0, stderr, most_tasks=most_tasks)
+
+
+@pytest.mark.parametrize("error", [TORCH_EAGAIN, PYTHON_EAGAIN,
+                                   "BlockingIOError: [Errno 11] Resource temporarily unavailable"])
+def test_refused_below_its_allowance_is_the_machines_fault(tmp_path, error):
+    run = _run(tmp_path, {"cell setup": "", "train_model probe": error}, most_tasks=9)
+    assert failed_for_want_of_tasks(run)
+    assert machine_short(run, ALLOWANCE)
+
+
+def test_refused_at_its_allowance_is_the_submissions_fault(tmp_path):
+    run = _run(tmp_path, {"train_model probe": TORCH_EAGAIN}, most_tasks=ALLOWANCE)
+    assert failed_for_want_of_tasks(run) and not machine_short(run, ALLOWANCE)
+
+
+def test_other_errors_and_clean_runs_are_not_shortages(tmp_path):
+    assert not machine_short(_run(tmp_path / "a", {"cell x": "ValueError: bad shape"}, 3), ALLOWANCE)
+    assert not machine_short(_run(tmp_path / "b", {"cell x": ""}, 3), ALLOWANCE)
+    # words in printed output are no error: only a step that failed counts
+    printed = _run(tmp_path / "c", {}, 3)
+    (printed.folder / "report.json").write_text(json.dumps(
+        {"phases": {"cell x": {"seconds": 1.0, "output": "Resource temporarily unavailable", "output_dropped": 0}}}))
+    assert not machine_short(printed, ALLOWANCE)
+
+
+def test_a_crash_counts_by_its_last_words(tmp_path):
+    words = "terminate called after throwing an instance of 'std::system_error'\n  what():  Resource temporarily unavailable"
+    assert machine_short(_run(tmp_path / "a", {}, 4, Ending.CRASHED, words), ALLOWANCE)
+    assert not machine_short(_run(tmp_path / "b", {}, 4, Ending.FINISHED, words), ALLOWANCE)
+
+
+class _Again:
+    """Stands in for a fresh SandboxProcess: its ``wait`` gives the next prepared run."""
+
+    def __init__(self, runs: list[SandboxRun]) -> None:
+        self.runs, self.started = runs, 0
+
+    def __call__(self) -> _Again:
+        self.started += 1
+        return self
+
+    def wait(self) -> SandboxRun:
+        return self.runs.pop(0)
+
+
+def test_a_starved_run_is_graded_again(tmp_path):
+    first = _run(tmp_path / "first", {"train_model probe": TORCH_EAGAIN}, 8)
+    second = _run(tmp_path / "second", {"train_model probe": ""}, 8)
+    again = _Again([second])
+    assert engine._unless_machine_short(first, ALLOWANCE, again) is second  # type: ignore[arg-type]
+    assert again.started == 1 and not first.folder.exists()
+
+
+def test_starved_twice_is_a_grader_error_not_lost_points(tmp_path):
+    first = _run(tmp_path / "first", {"train_model probe": TORCH_EAGAIN}, 8)
+    again = _Again([_run(tmp_path / "second", {"cell train": PYTHON_EAGAIN}, 11)])
+    with pytest.raises(GraderError, match="at most 11 of its 64") as raised:
+        engine._unless_machine_short(first, ALLOWANCE, again)  # type: ignore[arg-type]
+    assert expected(raised.value)
+
+
+def test_a_sandbox_that_used_its_allowance_is_not_graded_again(tmp_path):
+    run = _run(tmp_path, {"train_model probe": PYTHON_EAGAIN}, ALLOWANCE + 1)
+    again = _Again([])
+    assert engine._unless_machine_short(run, ALLOWANCE, again) is run  # type: ignore[arg-type]
+    assert again.started == 0
