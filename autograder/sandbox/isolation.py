@@ -7,6 +7,7 @@ which host processes belong to it (for the memory watchdog), and how to remove e
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import functools
 import os
@@ -281,12 +282,21 @@ def sandbox_uid() -> Iterator[int]:
     raise IsolationUnavailable(f"all {len(SANDBOX_UIDS)} sandbox uids are in use")
 
 
+def die_with_grader() -> None:
+    """In a child before exec: the kernel kills it when the grader dies (set after any change of uid,
+    which clears the request), so nothing of a killed grader lives on."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _claim(uid: int) -> subprocess.Popen | None:
-    """A marker process running as ``uid`` while ``uid`` is this grader's alone, or None when it is not free."""
+    """A marker process running as ``uid`` while ``uid`` is this grader's alone, or None when it is not free.
+    It dies with the grader, so a grader killed for its memory leaves no uid claimed for ever."""
     if processes_of(uid) or next(_entries_of(uid), None) is not None:
         return None
     marker = subprocess.Popen(["sleep", "infinity"], user=uid, group=uid, extra_groups=[], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              preexec_fn=die_with_grader)
     if processes_of(uid) == [marker.pid]:
         return marker
     marker.kill()   # another grader claimed it at the same moment: both move on

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
 import json
 import os
@@ -27,7 +26,7 @@ from .channel import ChannelReader
 from .exposure import refuse_if_exposed
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
-from .isolation import Mode, Plan, confine, file_bytes, process_tree, processes_of
+from .isolation import Mode, Plan, confine, die_with_grader, file_bytes, process_tree, processes_of
 
 _SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
 # The sandbox's first half second is bubblewrap setting up and Python starting, before any student code
@@ -263,8 +262,7 @@ def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
             os.setresuid(plan.uid, plan.uid, plan.uid)
         if plan.ruleset is not None:
             landlock.enforce(plan.ruleset)
-        with contextlib.suppress(OSError, AttributeError):  # the kernel kills the sandbox when the grader dies
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        die_with_grader()
     return apply
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -72,3 +73,23 @@ def test_the_clean_up_spares_a_process_of_the_same_uid_in_another_namespace(monk
         isolation.kill_user(UID, None)   # the other grader's own clean-up
         for other in others:
             other.wait()
+
+
+def test_a_killed_grader_leaves_no_uid_claimed():
+    """A grader killed outright (for its memory, say) runs no clean-up: its marker dies with it, so the uid
+    is free again rather than claimed for ever."""
+    grader = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from autograder.sandbox.isolation import sandbox_uid\n"
+        "with sandbox_uid() as uid:\n"
+        "    print(uid, flush=True)\n"
+        "    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    assert grader.stdout is not None
+    uid = int(grader.stdout.readline())
+    assert _alive(uid)
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 5
+    while _alive(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(uid)
