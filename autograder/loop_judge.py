@@ -118,12 +118,12 @@ class _Judge:
         (move, marker batch, None for a training batch, else the recorded velocity after the stretch:
         any number of steps may happen outside the training batches, so their effect is not inferred)."""
         bounds: list[tuple[int, int, bool]] = []
-        for p in self.train:
+        for p in self.trained:      # a pass that changed nothing (a metrics pass) says nothing of the steps
             for i, at in enumerate(p.batches):
                 end = p.batches[i + 1] if i + 1 < len(p.batches) else p.end if p.end is not None else at + 1
                 bounds.append((at, end, i in self.problem.markers))
         segments: list[tuple[torch.Tensor, bool, torch.Tensor | None]] = []
-        last = self.train[0].start if self.train else 0
+        last = self.trained[0].start if self.trained else 0
         for at, end, marked in bounds:
             if at > last:
                 segments.append((_marker(self.trace, at) - _marker(self.trace, last), False,
@@ -243,21 +243,22 @@ class _Judge:
         if found is None:
             return f"train_model(..., epochs={self.epochs}) returned no test accuracies in history[\"test_acc\"]"
         tests = self.trace.test_passes()[:200]
-        if not tests:
-            return "train_model never drew a batch from the test loader"
-        evaluations, in_train_mode = set(), set()
+        evaluations, in_train_mode = set(), set()   # over all, or the batches a pass used, or its last
         for p in tests:
             state = _weights(self.trace, p.start)
             for batches in {None, *[k or None for k in _trained_counts(p)]}:
                 evaluations.add(accuracy(self.problem, state, batches=batches))
                 in_train_mode.add(accuracy(self.problem, state, train_mode=True, batches=batches))
+            evaluations.add(_last_batch_accuracy(self.problem, state))
+        for state in self._epoch_states():      # evaluated through a loader of its own over the test set
+            evaluations.add(accuracy(self.problem, state))
         evaluated = [any(_same_accuracy(a, e) or _same_accuracy(a, 100 * e) for e in evaluations) for a in found]
         if all(evaluated):
             return None
         if all(ok or any(_same_accuracy(a, t) for t in in_train_mode) for a, ok in zip(found, evaluated, strict=True)):
             return "the returned test accuracies were measured in training mode: call model.eval() before evaluating"
-        return ("the returned test accuracies are not the eval-mode accuracy of the model at any of its passes over "
-                "the test loader, so the mode they were measured in cannot be seen")
+        return ("the returned test accuracies are not the eval-mode accuracy over the test set of the model at any of "
+                "its evaluations or after any epoch, so the mode they were measured in cannot be seen")
 
     def verdicts(self) -> LoopVerdicts:
         if not self.train:

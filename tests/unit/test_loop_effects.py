@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from autograder.loop_judge import LoopVerdicts, judge_loop
-from autograder.loop_trace import read_trace
+from autograder.loop_trace import TraceError, read_trace
 from autograder.sandbox.harness.contract import LOOP_EPOCHS, TRACE_TEST, TRACE_TRAIN
 from autograder.sandbox.harness.probes import Trace, TracedLoader
 from autograder.sandbox.harness.problems import probe_optimizer, probe_problem
@@ -32,7 +32,8 @@ def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0):
 
 
 def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="once", train_mode="train",
-              stop=None, clip=None, when="after", twice=False, step_in_test=False, offset=0, **evaluation):
+              stop=None, clip=None, when="after", twice=False, step_in_test=False, offset=0, own_test_loader=False,
+              metrics_pass=False, **evaluation):
     """A ``train_model`` with the given habits (the defaults are the textbook loop)."""
     def train_model(model, crit, opt, dl_tr, dl_te, epochs):
         history = {"test_acc": []}
@@ -69,7 +70,10 @@ def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="
                 if step_in_test:
                     for _ in dl_te:
                         opt.step()
-                history["test_acc"].append(evaluate(model, dl_te, **evaluation))
+                if metrics_pass:    # a train accuracy, over the training loader, changing nothing
+                    evaluate(model, dl_tr)
+                tests = DataLoader(dl_te.dataset, batch_size=1000) if own_test_loader else dl_te
+                history["test_acc"].append(evaluate(model, tests, **evaluation))
                 if twice:
                     history["test_acc"].append(evaluate(model, dl_te, **evaluation))
         return history
@@ -95,7 +99,8 @@ def failed(train_model, seed=11, calls=LOOP_EPOCHS) -> set[str]:
     return {check for v in verdicts(train_model, seed, calls) for check in CHECKS if getattr(v, check) is not None}
 
 
-@pytest.mark.parametrize("habits", [{}, {"clear": "before_forward"}, {"clip": 1e6}])
+@pytest.mark.parametrize("habits", [{}, {"clear": "before_forward"}, {"clip": 1e6},
+                                    {"own_test_loader": True, "metrics_pass": True}])
 def test_correct_loops_pass_every_check(habits):
     assert failed(make_loop(**habits)) == set()
 
@@ -120,7 +125,41 @@ def test_correct_loops_pass_every_check(habits):
     ({"stop": 100}, {"epochs"}),
     ({"test_stop": 10}, {"returned"}),
     ({"offset": 1}, {"epochs"}),
+    ({"offset": 1, "metrics_pass": True}, {"epochs"}),
 ])
 def test_each_bug_costs_the_checks_it_breaks(habits, lost):
     """Judged on one call of two epochs (the checks judge every call alike), on a seed of its own."""
     assert failed(make_loop(**habits), seed=len(str(habits)), calls=(2,)) == lost
+
+
+def test_a_loop_that_never_draws_a_training_batch_loses_the_training_checks():
+    def train_model(model, crit, opt, dl_tr, dl_te, epochs):
+        return {"test_acc": [evaluate(model, dl_te) for _ in range(epochs)]}
+    found = verdicts(train_model, calls=(1,))[0]
+    assert all(getattr(found, check) for check in ("weights", "steps", "reset", "epochs"))
+    assert found.mode is None and found.returned is not None
+
+
+def test_forged_states_earn_only_what_the_grader_recomputes():
+    """A trace whose states were shifted after the fact: the replayed epoch and the accuracies no longer
+    match, whatever the trace claims."""
+    problem = probe_problem(5, 2)
+    net = problem.network()
+    opt = probe_optimizer(net)
+    trace = Trace(net, opt)
+    train = TracedLoader(TensorDataset(problem.train_x, problem.train_y), trace, TRACE_TRAIN)
+    test = TracedLoader(TensorDataset(problem.test_x, problem.test_y), trace, TRACE_TEST)
+    history = make_loop()(net, nn.CrossEntropyLoss(), opt, train, test, 2)
+    record = trace.finish()
+    forged = dict(record, states=record["states"].clone())
+    forged["states"][-1, 100:] += 0.05      # the final weights of the network's later layers
+    found = judge_loop(problem, read_trace(forged), history["test_acc"], TOLERANCE)
+    assert found.weights is not None
+    assert judge_loop(problem, read_trace(record), [0.5, 0.5], TOLERANCE).returned is not None
+
+
+def test_malformed_traces_are_refused():
+    with pytest.raises(TraceError):
+        read_trace({"states": torch.zeros(2, 3), "events": torch.zeros(2, 3, dtype=torch.int64)})
+    with pytest.raises(TraceError):    # no final state
+        read_trace({"states": torch.zeros(1, 192), "events": torch.zeros(1, 3, dtype=torch.int64)})
