@@ -99,14 +99,15 @@ class _Judge:
     def weights(self) -> str | None:
         if not self.trained:
             return STEP_REASON
-        if not self._matches(_weights(self.trace, self.train[0].start), self.problem.start):
+        first = self.trace.states[self.train[0].start]
+        if not self._matches(unflatten(first)[0], self.problem.start) or bool(marker_and_momentum(first)[1].any()):
             return "the weights changed before the first pass over the training batches"
         for number, p in enumerate(self.trained, start=1):
-            start, found = self.trace.states[p.start], _weights(self.trace, self._after(p))
+            start, found = self.trace.states[p.start], self.trace.states[self._after(p)]
             drawn = _trained_counts(p)
-            if not any(self._matches(found, replay(self.problem, start, k)) for k in drawn):
+            if not any(close(found, replay(self.problem, start, k), self.tolerance) for k in drawn):
                 known = next((why for why, mode, loss in _KNOWN
-                              if self._matches(found, replay(self.problem, start, drawn[0], mode, loss))), None)
+                              if close(found, replay(self.problem, start, drawn[0], mode, loss), self.tolerance)), None)
                 return (f"with epochs={self.epochs}, epoch {number} left weights that one correct epoch from the same "
                         "start does not reach (crit on the logits, backward, step, reset, in train mode)"
                         + (f": {known}" if known else ""))

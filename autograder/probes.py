@@ -15,6 +15,7 @@ from .sandbox.harness.problems import (
     ProbeNet,
     ProbeProblem,
     criterion_inputs,
+    flat_state,
     optimizer_gradients,
     probe_optimizer,
     state_names,
@@ -66,9 +67,9 @@ def network(state: dict[str, torch.Tensor]) -> ProbeNet:
 
 
 def replay(problem: ProbeProblem, flat: torch.Tensor, batches: int, train_mode: bool = True,
-           loss: Loss = F.cross_entropy) -> dict[str, torch.Tensor]:
-    """The state a correct loop reaches from ``flat`` (weights and momentum) after training on the first
-    ``batches`` training batches; ``train_mode`` and ``loss`` replay a known bug instead."""
+           loss: Loss = F.cross_entropy) -> torch.Tensor:
+    """The flat state (weights and the marker's momentum) a correct loop reaches from ``flat`` after
+    training on the first ``batches`` training batches; ``train_mode`` and ``loss`` replay a known bug."""
     state, buffer = unflatten(flat)
     net = network(state)
     opt = probe_optimizer(net)
@@ -78,7 +79,7 @@ def replay(problem: ProbeProblem, flat: torch.Tensor, batches: int, train_mode: 
         opt.zero_grad()
         loss(net(x), y).backward()
         opt.step()
-    return {name: value.detach().clone() for name, value in net.state_dict().items() if name in state}
+    return flat_state(net, opt)
 
 
 def trajectory(problem: ProbeProblem, epochs: int) -> list[dict[str, torch.Tensor]]:
