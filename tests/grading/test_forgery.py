@@ -2,7 +2,7 @@
 
 Every point outside the three parameter-count answers rests on an effect the grader recomputes: the
 graphs it runs itself, the loss and optimizer on inputs drawn from the notebook's hash, the probe
-network's final weights and returned accuracies. Student code shares the harness's process, so it can
+network's states along the loop (each epoch replayed) and returned accuracies. Student code shares the harness's process, so it can
 rebind the harness, swap its code, write records of its own on the channel or read the job from memory.
 Each attacker below does one of those, as a student who has read the whole repository would, without
 implementing the models, the loss, the optimizer or the loop. Each keeps the three answer cells with

@@ -1,8 +1,9 @@
 """The loss, the optimizer and ``train_model`` called on the contract's probe problems.
 
 Each probe hands the student's code real PyTorch objects (a real ``nn.CrossEntropyLoss``, a real SGD
-optimizer, real data loaders) and sends back only the effect: a loss value, parameter changes, final
-weights and the accuracies ``train_model`` returned. The grader recomputes what each should be.
+optimizer, real data loaders) and sends back only the effect: a loss value, parameter changes, the probe
+network's states along ``train_model``'s passes over its loaders and the accuracies it returned. The
+grader recomputes what each should be.
 """
 
 from __future__ import annotations
