@@ -232,7 +232,7 @@ class _Judge:
             ("they were measured on the last test batch only",
              lambda: [_last_batch_accuracy(self.problem, s) for s in states]),
             *[(f"they were measured on the first {k} of the {tests} test batches only (a leftover break?)",
-               _prefix(self.problem, states, k)) for k in drawn if 1 < k < tests],
+               _prefix(self.problem, states, k, whole)) for k in drawn if 1 < k < tests for whole in (False, True)],
         ]:
             if all(_same_accuracy(a, b) for a, b in zip(found, values(), strict=True)):
                 return f": {why}"
@@ -248,7 +248,7 @@ class _Judge:
         for p in tests:
             state = _weights(self.trace, p.start)
             for batches in {None, *[k or None for k in _trained_counts(p)]}:
-                evaluations.add(accuracy(self.problem, state, batches=batches))
+                evaluations.update(_part_accuracies(self.problem, state, batches))
                 in_train_mode.add(accuracy(self.problem, state, train_mode=True, batches=batches))
             evaluations.add(_last_batch_accuracy(self.problem, state))
         for state in self._epoch_states():      # evaluated through a loader of its own over the test set
@@ -286,8 +286,18 @@ def _last_batch_accuracy(problem: ProbeProblem, state: dict[str, torch.Tensor]) 
     return accuracy(problem, state) * tests - all_but_last
 
 
-def _prefix(problem: ProbeProblem, states: list[dict[str, torch.Tensor]], k: int) -> Callable[[], list[float]]:
-    return lambda: [accuracy(problem, s, batches=k) for s in states]
+def _part_accuracies(problem: ProbeProblem, state: dict[str, torch.Tensor], batches: int | None) -> set[float]:
+    """The eval-mode accuracy over the first ``batches`` test batches, divided by their samples or, as an
+    evaluation left early by a ``break`` computes it, by the whole test set's."""
+    found = accuracy(problem, state, batches=batches)
+    tests = len(problem.batches(train=False))
+    return {found, found * (batches or tests) / tests}
+
+
+def _prefix(problem: ProbeProblem, states: list[dict[str, torch.Tensor]], k: int,
+            whole: bool) -> Callable[[], list[float]]:
+    tests = len(problem.batches(train=False))
+    return lambda: [accuracy(problem, s, batches=k) * (k / tests if whole else 1) for s in states]
 
 
 def judge_loop(problem: ProbeProblem, trace: Trace, accuracies: list | None, tolerance: float) -> LoopVerdicts:

@@ -28,6 +28,7 @@ def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0):
                 break
             correct += (model(x).argmax(dim=1) == y).sum().item()
             seen += len(y)
+    seen = len(loader.dataset) if divide == "dataset" else seen
     return scale * (correct // seen if divide == "//" else correct / seen)
 
 
@@ -124,6 +125,7 @@ def test_correct_loops_pass_every_check(habits):
     ({"scale": 100.0}, {"returned"}),
     ({"stop": 100}, {"epochs"}),
     ({"test_stop": 10}, {"returned"}),
+    ({"test_stop": 10, "divide": "dataset"}, {"returned"}),
     ({"offset": 1}, {"epochs"}),
     ({"offset": 1, "metrics_pass": True}, {"epochs"}),
 ])
