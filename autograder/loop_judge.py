@@ -136,18 +136,21 @@ class _Judge:
         return segments
 
     @staticmethod
-    def _pattern(segments, steps: int, atol: float) -> tuple[int, int]:
+    def _pattern(segments, steps: int, atol: float) -> tuple[int, int, int]:
         """How many non-marker stretches stepped with a fresh marker gradient (stale), and how many marker
         batches were not followed by a step with their gradient (missing), if each batch that steps takes
-        ``steps`` steps. ``velocity`` is the marker's momentum buffer in units of a move (-lr * buffer)."""
+        ``steps`` steps; and how many steps were seen to apply a marker gradient at all. ``velocity`` is the
+        marker's momentum buffer in units of a move (-lr * buffer)."""
         mu = PROBE_MOMENTUM
         carried = sum(mu ** k for k in range(1, steps + 1))         # the old velocity's share of the move
         fresh_share = sum(sum(mu ** j for j in range(k)) for k in range(1, steps + 1))
-        velocity, stale, missing = torch.zeros(1), 0, 0
+        velocity, stale, missing, seen, after_marker = torch.zeros(1), 0, 0, 0, False
         for move, marked, outside in segments:
-            if outside is not None:
-                velocity = outside
+            if outside is not None:     # a step after a marker batch (an epoch's last) shows its gradient
+                seen += after_marker and float(move.abs().max()) > atol
+                velocity, after_marker = outside, False
                 continue
+            after_marker = marked
             if float(move.abs().max()) <= atol:
                 missing += marked
                 continue
@@ -155,17 +158,23 @@ class _Judge:
             fresh = float(gradient.abs().max()) > 10 * atol
             stale += fresh and not marked
             missing += marked and not fresh
+            seen += fresh
             velocity = mu ** steps * velocity + sum(mu ** j for j in range(steps)) * gradient
-        return stale, missing
+        return stale, missing, seen
 
     def _marker_verdicts(self) -> tuple[str | None, str | None]:
-        segments = self._segments()
-        scale = max([float(move.abs().max()) for move, _, _ in segments] + [0.0])
         if not self.trained:
             return STEP_REASON, "whether the gradients are reset cannot be seen: the weights never changed"
+        segments = self._segments()
+        scale = max([float(move.abs().max()) for move, _, _ in segments] + [0.0])
         atol = 1e-4 * scale + 1e-7
         one, two = self._pattern(segments, 1, atol), self._pattern(segments, 2, atol)
-        steps, (stale, missing) = (2, two) if sum(two) < sum(one) else (1, one)
+        steps, (stale, missing, seen) = (2, two) if sum(two[:2]) < sum(one[:2]) else (1, one)
+        if not seen:        # no step ever applied a marker gradient: neither question can be answered
+            return (STEP_REASON if not missing else "no optimizer step ever used the gradient of a batch: call "
+                    "opt.step() once per batch, after loss.backward()"), (
+                    "whether the gradients are reset cannot be seen: no step applied the gradient of the batches "
+                    "that show it")
         outside = any(out is not None and float(move.abs().max()) > atol for move, _, out in segments)
         step_reason = (
             "the optimizer took two steps per batch: one opt.step() per batch" if steps == 2 else

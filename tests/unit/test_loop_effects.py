@@ -12,7 +12,7 @@ from autograder.loop_judge import LoopVerdicts, judge_loop
 from autograder.loop_trace import TraceError, read_trace
 from autograder.sandbox.harness.contract import LOOP_EPOCHS, TRACE_TEST, TRACE_TRAIN
 from autograder.sandbox.harness.probes import Trace, TracedLoader
-from autograder.sandbox.harness.problems import probe_optimizer, probe_problem
+from autograder.sandbox.harness.problems import flat_state, probe_optimizer, probe_problem
 
 torch.set_num_threads(1)    # the probe's tensors are tiny: threads only add contention
 TOLERANCE = 1e-4
@@ -165,3 +165,13 @@ def test_malformed_traces_are_refused():
         read_trace({"states": torch.zeros(2, 3), "events": torch.zeros(2, 3, dtype=torch.int64)})
     with pytest.raises(TraceError):    # no final state
         read_trace({"states": torch.zeros(1, 192), "events": torch.zeros(1, 3, dtype=torch.int64)})
+
+
+def test_a_trace_forged_without_batches_earns_no_training_check():
+    """One pass that draws nothing, then changed weights: nothing the grader can recompute or see."""
+    problem = probe_problem(3, 1)
+    net = problem.network()
+    flat = flat_state(net, probe_optimizer(net))
+    forged = {"states": torch.stack([flat, flat + 0.01]), "events": torch.tensor([[0, 0, 1], [2, 2, 1]])}
+    found = judge_loop(problem, read_trace(forged), [0.9], TOLERANCE)
+    assert all(getattr(found, check) for check in CHECKS)

@@ -128,14 +128,15 @@ def _drawn(generator: torch.Generator, bounds: tuple[int, int]) -> int:
 
 def _markers(generator: torch.Generator, batches: int) -> frozenset[int]:
     """One marker batch in each of ``PROBE_MARKERS`` stretches of the epoch, alternately even and odd,
-    never the first or last two batches: the batches after each show the step's momentum."""
+    never the first or last two batches (the batches after each show the step's momentum), and the last
+    batch (a step after the epoch then shows whether it used only that batch's gradient)."""
     stretch = batches // PROBE_MARKERS
     found = set()
     for index in range(PROBE_MARKERS):
         low = index * stretch + 1
         at = low + _drawn(generator, (0, stretch - 5))
         found.add(at + (at % 2 != index % 2))
-    return frozenset(found)
+    return frozenset(found | {batches - 1})
 
 
 def probe_problem(seed: int, epochs: int) -> ProbeProblem:
