@@ -136,15 +136,15 @@ class _Judge:
         return segments
 
     @staticmethod
-    def _pattern(segments, steps: int, atol: float) -> tuple[int, int, int]:
+    def _pattern(segments, steps: int, atol: float) -> tuple[int, int, int, int]:
         """How many non-marker stretches stepped with a fresh marker gradient (stale), and how many marker
         batches were not followed by a step with their gradient (missing), if each batch that steps takes
-        ``steps`` steps; and how many steps were seen to apply a marker gradient at all. ``velocity`` is the
-        marker's momentum buffer in units of a move (-lr * buffer)."""
+        ``steps`` steps (and how many of those took no step at all); and how many steps were seen to apply a
+        marker gradient at all. ``velocity`` is the marker's momentum buffer in units of a move (-lr * buffer)."""
         mu = PROBE_MOMENTUM
         carried = sum(mu ** k for k in range(1, steps + 1))         # the old velocity's share of the move
         fresh_share = sum(sum(mu ** j for j in range(k)) for k in range(1, steps + 1))
-        velocity, stale, missing, seen, after_marker = torch.zeros(1), 0, 0, 0, False
+        velocity, stale, missing, unstepped, seen, after_marker = torch.zeros(1), 0, 0, 0, 0, False
         for move, marked, outside in segments:
             if outside is not None:     # a step after a marker batch (an epoch's last) shows its gradient
                 seen += after_marker and float(move.abs().max()) > atol
@@ -153,6 +153,7 @@ class _Judge:
             after_marker = marked
             if float(move.abs().max()) <= atol:
                 missing += marked
+                unstepped += marked
                 continue
             gradient = (move - carried * velocity) / fresh_share
             fresh = float(gradient.abs().max()) > 10 * atol
@@ -160,7 +161,7 @@ class _Judge:
             missing += marked and not fresh
             seen += fresh
             velocity = mu ** steps * velocity + sum(mu ** j for j in range(steps)) * gradient
-        return stale, missing, seen
+        return stale, missing, unstepped, seen
 
     def _marker_verdicts(self) -> tuple[str | None, str | None]:
         if not self.trained:
@@ -169,7 +170,10 @@ class _Judge:
         scale = max([float(move.abs().max()) for move, _, _ in segments] + [0.0])
         atol = 1e-4 * scale + 1e-7
         one, two = self._pattern(segments, 1, atol), self._pattern(segments, 2, atol)
-        steps, (stale, missing, seen) = (2, two) if sum(two[:2]) < sum(one[:2]) else (1, one)
+        # two steps per batch only where that explains every move and one step does not; where stale
+        # gradients pile up, only a marker batch with no step at all counts as missing its step
+        steps, (stale, missing, unstepped, seen) = (2, two) if two[:2] == (0, 0) and one[:2] != (0, 0) else (1, one)
+        missing = unstepped if stale else missing
         if not seen:        # no step ever applied a marker gradient: neither question can be answered
             return (STEP_REASON if not missing else "no optimizer step ever used the gradient of a batch: call "
                     "opt.step() once per batch, after loss.backward()"), (

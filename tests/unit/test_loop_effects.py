@@ -175,3 +175,10 @@ def test_a_trace_forged_without_batches_earns_no_training_check():
     forged = {"states": torch.stack([flat, flat + 0.01]), "events": torch.tensor([[0, 0, 1], [2, 2, 1]])}
     found = judge_loop(problem, read_trace(forged), [0.9], TOLERANCE)
     assert all(getattr(found, check) for check in CHECKS)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 4])
+def test_stale_gradients_piling_up_do_not_pass_for_a_step_count_bug(seed):
+    """With gradients never cleared, the marker's moves fit neither step count well; they must cost the
+    reset check, not the steps check (seeds where an earlier rule blamed the steps)."""
+    assert failed(make_loop(clear="never"), seed=seed) == {"reset", "weights"}
