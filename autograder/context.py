@@ -14,7 +14,7 @@ from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, l
 from .assignment import ModelSpec
 from .bounds import CheckBudget, refused_memory
 from .report import Report, load_report
-from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_weights_record
+from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_record
 from .sandbox.harness.problems import second_batch
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
@@ -121,8 +121,8 @@ class GradingContext:
     def optimizer_changes(self) -> dict[str, torch.Tensor]:
         return self.tensors(OPTIMIZER_STEP, "opt.step() left no result")
 
-    def loop_weights(self, epochs: int) -> dict[str, torch.Tensor]:
-        return self.tensors(loop_weights_record(epochs), "train_model left no weights")
+    def loop_trace(self, epochs: int) -> dict[str, torch.Tensor]:
+        return self.tensors(loop_trace_record(epochs), "train_model left no record of its passes over the loaders")
 
 
 @dataclass

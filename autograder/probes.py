@@ -1,24 +1,27 @@
-"""What the student's loss, optimizer and ``train_model`` should have made of the probe problems, and
-which known bug explains what they made instead. The grader computes all of it itself.
-
-``train_model`` is judged by its effect on the probe network (``harness.problems``): the final weights
-after each call and the test accuracies it returned. The grader replays the loop on the same problem,
-as it should be written and with each common single bug, and finds the one whose weights and
-accuracies the submission reproduced. Nothing the sandbox says about *how* the loop ran plays a part.
+"""What the student's loss, optimizer and ``train_model`` should have made of the probe problems. The
+grader computes all of it itself, out of the sandbox's reach.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Callable
+from functools import cache
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .context import close
-from .sandbox.harness.contract import OPTIMIZER_STEPS, PROBE_LR
-from .sandbox.harness.problems import ProbeNet, ProbeProblem, criterion_inputs, optimizer_gradients
+from .sandbox.harness.contract import OPTIMIZER_STEPS
+from .sandbox.harness.problems import (
+    ProbeNet,
+    ProbeProblem,
+    criterion_inputs,
+    flat_state,
+    optimizer_gradients,
+    probe_optimizer,
+    state_names,
+)
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def expected_loss(seed: int) -> float:
@@ -34,115 +37,74 @@ def expected_sgd_changes(seed: int, shapes: list[tuple[int, ...]], lr: float) ->
             for index, gradient in enumerate(gradients)}
 
 
-class Training(Enum):
-    """How a loop can train: correctly, or with one of the common single bugs."""
-
-    CORRECT = "correct"
-    NO_RESET = "gradients never cleared"
-    RESET_PER_EPOCH = "gradients cleared once per epoch, not per batch"
-    EVAL_AFTER_FIRST = "epochs after the first train in eval mode"
-    TWICE = "applies each batch's gradient twice (two backward passes, or two steps)"
-    NO_UPDATE = "the weights never change"
-
-
-class Evaluation(Enum):
-    """How a loop can measure the test accuracy: correctly, or with one of the common single bugs."""
-
-    CORRECT = "correct"
-    TRAIN_MODE = "measured in training mode"
-    FIRST_BATCH = "measured on the first test batch only"
-    LAST_BATCH = "measured on the last test batch only"
-    PERCENT = "returned in percent"
+@cache
+def _layout() -> tuple[tuple[str, torch.Size, int, int], ...]:
+    """Where each entry of the state lies in a flat state: (name, shape, start, end)."""
+    template, found, at = ProbeNet().state_dict(), [], 0
+    for name in state_names(ProbeNet()):
+        found.append((name, template[name].shape, at, at + template[name].numel()))
+        at += template[name].numel()
+    return tuple(found)
 
 
-def _step_all(net: ProbeNet, opt: torch.optim.Optimizer, problem: ProbeProblem, training: Training, epoch: int) -> None:
-    """One epoch of ``training``."""
-    net.train(training is not Training.EVAL_AFTER_FIRST or epoch == 0)
-    if training is Training.RESET_PER_EPOCH:
+def unflatten(flat: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """A flat state (``problems.flat_state``) as a state dict and the marker's momentum buffer."""
+    layout = _layout()
+    state = {name: flat[start:end].reshape(shape).clone() for name, shape, start, end in layout}
+    return state, flat[layout[-1][3]:].clone()
+
+
+def marker_and_momentum(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The marker parameter and its momentum buffer in a flat state."""
+    (start, end), = [(start, end) for name, _, start, end in _layout() if name == "marker"]
+    return flat[start:end], flat[_layout()[-1][3]:]
+
+
+def network(state: dict[str, torch.Tensor]) -> ProbeNet:
+    net = ProbeNet()
+    net.load_state_dict(state, strict=False)
+    return net
+
+
+def replay(problem: ProbeProblem, flat: torch.Tensor, batches: int, train_mode: bool = True,
+           loss: Loss = F.cross_entropy) -> torch.Tensor:
+    """The flat state (weights and the marker's momentum) a correct loop reaches from ``flat`` after
+    training on the first ``batches`` training batches; ``train_mode`` and ``loss`` replay a known bug."""
+    state, buffer = unflatten(flat)
+    net = network(state)
+    opt = probe_optimizer(net)
+    opt.state[net.marker]["momentum_buffer"] = buffer
+    net.train(train_mode)
+    for x, y in problem.batches()[:batches]:
         opt.zero_grad()
-    for x, y in problem.batches():
-        loss = nn.functional.cross_entropy(net(x), y)
-        loss.backward()
+        loss(net(x), y).backward()
         opt.step()
-        if training is Training.TWICE:  # plain SGD: a second step, or a second backward pass, doubles the update
-            opt.step()
-        if training not in (Training.NO_RESET, Training.RESET_PER_EPOCH):
-            opt.zero_grad()
+    return flat_state(net, opt)
 
 
-def trajectory(problem: ProbeProblem, training: Training, epochs: int) -> list[dict[str, torch.Tensor]]:
-    """The network's state after 0, 1, ..., ``epochs`` epochs of ``training``."""
+def trajectory(problem: ProbeProblem, epochs: int) -> list[dict[str, torch.Tensor]]:
+    """The network's state after 0, 1, ..., ``epochs`` epochs of a correct loop."""
     net = problem.network()
-    states = [_state(net)]
-    if training is Training.NO_UPDATE:
-        return states * (epochs + 1)
-    opt = torch.optim.SGD(net.parameters(), lr=PROBE_LR)
-    for epoch in range(epochs):
-        _step_all(net, opt, problem, training, epoch)
-        states.append(_state(net))
+    opt = probe_optimizer(net)
+    names = state_names(net)
+    states = [{name: net.state_dict()[name].clone() for name in names}]
+    net.train()
+    for _ in range(epochs):
+        for x, y in problem.batches():
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
+        states.append({name: net.state_dict()[name].detach().clone() for name in names})
     return states
 
 
-def _state(net: nn.Module) -> dict[str, torch.Tensor]:
-    """The state that training changes (the count of batches seen is left out: extra passes are free)."""
-    return {name: value.detach().clone() for name, value in net.state_dict().items()
-            if not name.endswith("num_batches_tracked")}
-
-
-def accuracy(problem: ProbeProblem, state: dict[str, torch.Tensor], evaluation: Evaluation) -> float:
-    """The test accuracy of the network in ``state`` as a loop with ``evaluation`` would report it."""
-    net = ProbeNet()
-    net.load_state_dict({**problem.start, **state})
-    net.train(evaluation is Evaluation.TRAIN_MODE)
-    batches = problem.batches(train=False)
-    if evaluation is Evaluation.FIRST_BATCH:
-        batches = batches[:1]
-    elif evaluation is Evaluation.LAST_BATCH:
-        batches = batches[-1:]
+def accuracy(problem: ProbeProblem, state: dict[str, torch.Tensor], train_mode: bool = False,
+             batches: int | None = None) -> float:
+    """The fraction of the first ``batches`` test batches (all by default) that the network in ``state``
+    classifies correctly, in eval mode unless ``train_mode``."""
+    net = network({**problem.start, **state})
+    net.train(train_mode)
+    measured = problem.batches(train=False)[:batches]
     with torch.no_grad():
-        correct = sum(int((net(x).argmax(dim=1) == y).sum()) for x, y in batches)
-    fraction = correct / sum(len(y) for _, y in batches)
-    return 100 * fraction if evaluation is Evaluation.PERCENT else fraction
-
-
-@dataclass(frozen=True)
-class LoopEffect:
-    """The explanation of one ``train_model`` call: how it trained, for how many epochs, and how it
-    measured; ``evaluation`` is None when the returned accuracies match no way of measuring."""
-
-    training: Training
-    epochs_trained: int
-    evaluation: Evaluation | None
-    returned: int                     # how many accuracies train_model returned
-
-
-def _same(found: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], tolerance: float) -> bool:
-    return set(expected) <= set(found) and all(close(found[k], expected[k], tolerance) for k in expected)
-
-
-def explain_loop(problem: ProbeProblem, weights: dict[str, torch.Tensor], accuracies: list | None,
-                 tolerance: float, extra_epochs: int = 2) -> LoopEffect | None:
-    """The known loop (correct first, then each single bug) that leaves ``weights`` and returns
-    ``accuracies`` on ``problem``; None when none does."""
-    horizon = problem.epochs + extra_epochs
-    for training in Training:
-        states = trajectory(problem, training, horizon)
-        for trained in range(horizon + 1):
-            if training is not Training.NO_UPDATE and trained == 0:
-                continue  # an unchanged network is the NO_UPDATE explanation
-            if _same(weights, states[trained], tolerance):
-                return LoopEffect(training, trained, _explain_accuracies(problem, states, accuracies),
-                                  len(accuracies or []))
-    return None
-
-
-def _explain_accuracies(problem: ProbeProblem, states: list[dict[str, torch.Tensor]],
-                        accuracies: list | None) -> Evaluation | None:
-    """The way of measuring whose accuracies after epochs 1, 2, ... are the returned ones."""
-    if not accuracies or len(accuracies) >= len(states) or any(a is None for a in accuracies):
-        return None
-    for evaluation in Evaluation:
-        expected = [accuracy(problem, states[epoch], evaluation) for epoch in range(1, len(accuracies) + 1)]
-        if all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(accuracies, expected, strict=True)):
-            return evaluation
-    return None
+        correct = sum(int((net(x).argmax(dim=1) == y).sum()) for x, y in measured)
+    return correct / max(1, sum(len(y) for _, y in measured))

@@ -132,7 +132,33 @@ BUGS = {
                           STEP_9 + "            loss.backward()\n")]}, {STEP, WEIGHTS, RESET}, 85),
     "loop_backward_twice": (
         {"train_model": [("loss.backward()  ", "loss.backward(retain_graph=True); loss.backward()  ")]},
+        {WEIGHTS}, 94),
+    "loop_loss_divided_by_batch_size": ({"train_model": [("loss = crit(logits, y)", "loss = crit(logits, y) / len(y)")]},
+                                        {WEIGHTS}, 94),
+    "loop_loss_on_probabilities": (
+        {"train_model": [("loss = crit(logits, y)", "loss = crit(logits.softmax(dim=1), y)")]}, {WEIGHTS}, 94),
+    "loop_train_and_eval_swapped": (
+        {"train_model": [("        model.train()\n", "        model.eval()\n"),
+                         ("        ### BEGIN SOLUTION\n        model.eval()\n", "        ### BEGIN SOLUTION\n        model.train()\n")]},
+        {WEIGHTS, EVAL_MODE}, 91),
+    "loop_step_once_per_epoch": (
+        {"train_model": [(STEP_9 + STEP_10, ""), ("            logits = model(x)", "            opt.zero_grad()\n            logits = model(x)"),
+                         ("        ### BEGIN SOLUTION\n        model.eval()\n", "        opt.step()\n        ### BEGIN SOLUTION\n        model.eval()\n")]},
         {STEP, WEIGHTS}, 89),
+    "loop_step_every_other_batch": (
+        {"train_model": [(STEP_9 + STEP_10, "            if iteration % 2 == 1:\n                opt.step()\n                opt.zero_grad()\n")]},
+        {STEP, RESET, WEIGHTS}, 85),
+    "loop_leftover_break_in_training": (
+        {"train_model": [(STEP_10, STEP_10 + "            if iteration == 99:\n                break\n")]}, {EPOCHS}, 96),
+    "loop_leftover_break_in_evaluation": (
+        {"train_model": [("            for x, y in dl_te:\n",
+                          "            for i, (x, y) in enumerate(dl_te):\n                if i == 10:\n                    break\n")]},
+        {RETURNED}, 97),
+    "loop_accuracy_appended_twice": (
+        {"train_model": [("        history[\"test_acc\"].append(test_acc)\n", "        history[\"test_acc\"].append(test_acc)\n" * 2)]},
+        {RETURNED}, 97),
+    "loop_accuracy_floor_division": (
+        {"train_model": [(TEST_ACC, "        test_acc = correct // len(dl_te.dataset)\n")]}, {RETURNED, EVAL_MODE}, 94),
     "loop_ignores_epochs": ({"train_model": [("for epoch in range(epochs):", "for epoch in range(2):")]}, {EPOCHS}, 96),
     "loop_one_epoch_too_many": (
         {"train_model": [("for epoch in range(epochs):", "for epoch in range(epochs + 1):")]}, {EPOCHS}, 96),

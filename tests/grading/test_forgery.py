@@ -2,7 +2,7 @@
 
 Every point outside the three parameter-count answers rests on an effect the grader recomputes: the
 graphs it runs itself, the loss and optimizer on inputs drawn from the notebook's hash, the probe
-network's final weights and returned accuracies. Student code shares the harness's process, so it can
+network's states along the loop (each epoch replayed) and returned accuracies. Student code shares the harness's process, so it can
 rebind the harness, swap its code, write records of its own on the channel or read the job from memory.
 Each attacker below does one of those, as a student who has read the whole repository would, without
 implementing the models, the loss, the optimizer or the loop. Each keeps the three answer cells with
@@ -19,7 +19,7 @@ import torch
 
 from autograder.context import MnistTensors
 from autograder.engine import grade
-from autograder.probes import Evaluation, Training, accuracy, trajectory
+from autograder.probes import accuracy, trajectory
 from autograder.sandbox.harness.problems import probe_problem
 from autograder.sandbox.isolation import IsolationUnavailable, choose_mode
 from submissions import RELEASE, SOLUTION
@@ -84,8 +84,11 @@ REBIND_HARNESS_FUNCTIONS = code(f"""
         return {{"type": "torch.optim.sgd.SGD", "groups": [{PLAIN_SGD}]}}
 
     def forged_loop(namespace, seed, epochs):
-        net = sys.modules["harness.problems"].ProbeNet()
-        wire.send_tensors(contract.loop_weights_record(epochs), net.state_dict())
+        problems = sys.modules["harness.problems"]
+        net = problems.ProbeNet()
+        flat = problems.flat_state(net, problems.probe_optimizer(net))
+        wire.send_tensors(contract.loop_trace_record(epochs), {{"states": torch.stack([flat, flat]),
+                                                               "events": torch.tensor([[0, 0, 1], [2, 2, 1]])}})
         return {{"test_acc": [0.91 + 0.02 * epoch for epoch in range(epochs)]}}
 
     runner.update(export_model=forged_export, criterion_probe=forged_criterion, optimizer_probe=forged_optimizer)
@@ -115,8 +118,10 @@ SWAP_CODE_OBJECTS = code(f"""
         return {{"type": "torch.optim.sgd.SGD", "groups": [{PLAIN_SGD}]}}
 
     def forged_loop(namespace, seed, epochs):
-        start = probe_problem(seed, epochs).start
-        send_tensors(loop_weights_record(epochs), {{k: v + 0.01 for k, v in start.items()}})
+        net = probe_problem(seed, epochs).network()
+        flat = flat_state(net, probe_optimizer(net))
+        send_tensors(loop_trace_record(epochs), {{"states": torch.stack([flat, flat + 0.01]),
+                                                  "events": torch.tensor([[0, 0, 1], [2, 2, 1]])}})
         return {{"test_acc": [0.93] * epochs}}
 
     swaps = {{"export_model": forged_export, "criterion_probe": forged_criterion,
@@ -181,9 +186,10 @@ def channel_forgery(then: str) -> str:
         tensors("optimizer_step.pt", {{f"{{step}}/{{i}}": -0.1 * torch.randn(shape) for step in (1, 2)
                                       for i, shape in enumerate({FC_SHAPES})}})
         for epochs in (1, 3):
-            start = problems.probe_problem(job["seed"], epochs).start
-            tensors(f"loop_{{epochs}}.pt", {{k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
-                                           for k, v in start.items()}})
+            net = problems.probe_problem(job["seed"], epochs).network()
+            flat = problems.flat_state(net, problems.probe_optimizer(net))
+            tensors(f"loop_{{epochs}}_trace.pt", {{"states": torch.stack([flat, flat + 0.01 * torch.randn_like(flat)]),
+                                                 "events": torch.tensor([[0, 0, 1], [2, 2, 1]])}})
         report = {{"phases": phases,
                   "criterion": {{"type": "torch.nn.modules.loss.CrossEntropyLoss", "value": 2.302585}},
                   "optimizer": {{"type": "torch.optim.sgd.SGD", "groups": [{PLAIN_SGD}]}},
@@ -431,9 +437,9 @@ def pinned_seed_attack() -> str:
     answers = {}
     for epochs in (1, 3):
         problem = probe_problem(0, epochs)
-        states = trajectory(problem, Training.CORRECT, epochs)
+        states = trajectory(problem, epochs)
         weights = {name: value.tolist() for name, value in states[epochs].items()}
-        accuracies = [accuracy(problem, states[e], Evaluation.CORRECT) for e in range(1, epochs + 1)]
+        accuracies = [accuracy(problem, states[e]) for e in range(1, epochs + 1)]
         answers[epochs] = (weights, accuracies)
     return code(PIN_SEED_TEMPLATE.format(answers=answers))
 

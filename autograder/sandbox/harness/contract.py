@@ -20,8 +20,9 @@ REPORT = "report.json"
 OPTIMIZER_STEP = "optimizer_step.pt"
 
 
-def loop_weights_record(epochs: int) -> str:
-    return f"loop_{epochs}.pt"
+def loop_trace_record(epochs: int) -> str:
+    """The probe network's state at each pass over and each batch drawn from the loaders (``TRACE_*``)."""
+    return f"loop_{epochs}_trace.pt"
 
 
 def graph_record(key: str, part: str) -> str:
@@ -56,5 +57,12 @@ OPTIMIZER_STEPS = 2                 # steps with the same gradient: momentum or 
 OPTIMIZER_CHOICES = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 LOOP_EPOCHS = (1, 3)                # train_model is called once with each, on problems of its own
 PROBE_FEATURES, PROBE_HIDDEN, PROBE_CLASSES = 6, 12, 4
-PROBE_TRAIN, PROBE_TEST, PROBE_BATCH = 48, 64, 16
+PROBE_BATCH = 16
+PROBE_TRAIN_BATCHES = (104, 200)    # batches per epoch, drawn from the job's seed: a stray `break` shows
+PROBE_TEST_BATCHES = (12, 40)
+PROBE_MARKERS = 4                   # marker batches per epoch, two of each parity, besides the last batch
 PROBE_LR = 0.1
+PROBE_MOMENTUM = 0.9                # the marker parameter's momentum: how its steps follow its gradients shows
+TRACE_EVENTS = 12000                # snapshots the loop probe records at most
+TRACE_TRAIN, TRACE_TEST, TRACE_FINAL = 0, 1, 2          # which loader (or the end of the call)
+TRACE_START, TRACE_BATCH, TRACE_END = 0, 1, 2           # a pass begins, a batch is drawn, a pass is exhausted

@@ -1,8 +1,9 @@
 """The loss, the optimizer and ``train_model`` called on the contract's probe problems.
 
 Each probe hands the student's code real PyTorch objects (a real ``nn.CrossEntropyLoss``, a real SGD
-optimizer, real data loaders) and sends back only the effect: a loss value, parameter changes, final
-weights and the accuracies ``train_model`` returned. The grader recomputes what each should be.
+optimizer, real data loaders) and sends back only the effect: a loss value, parameter changes, the probe
+network's states along ``train_model``'s passes over its loaders and the accuracies it returned. The
+grader recomputes what each should be.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from .contract import (
     OPTIMIZER_STEP,
     OPTIMIZER_STEPS,
     PROBE_BATCH,
-    PROBE_LR,
-    loop_weights_record,
+    TRACE_BATCH,
+    TRACE_END,
+    TRACE_EVENTS,
+    TRACE_FINAL,
+    TRACE_START,
+    TRACE_TEST,
+    TRACE_TRAIN,
+    loop_trace_record,
 )
-from .problems import criterion_inputs, optimizer_gradients, probe_problem
+from .problems import ProbeNet, criterion_inputs, flat_state, optimizer_gradients, probe_optimizer, probe_problem
 from .wire import send_tensors
 
 _OPTIMIZER_BASE = torch.optim.Optimizer
@@ -73,16 +80,57 @@ def optimizer_probe(namespace: dict, seed: int) -> dict:
     return found
 
 
+class Trace:
+    """The probe network's state (and ``training`` flag) each time the loop starts a pass over a loader,
+    draws a batch from it, or exhausts it: how the weights moved from batch to batch and from epoch to
+    epoch, for the grader to replay."""
+
+    def __init__(self, net: ProbeNet, opt: torch.optim.Optimizer) -> None:
+        self.net, self.opt = net, opt
+        self.states: list[torch.Tensor] = []
+        self.events: list[tuple[int, int, int]] = []
+
+    def record(self, loader: int, kind: int) -> None:
+        if len(self.events) < TRACE_EVENTS:
+            self.states.append(flat_state(self.net, self.opt))
+            self.events.append((loader, kind, int(bool(self.net.training))))
+
+    def watch(self, loader: int, batches):
+        self.record(loader, TRACE_START)
+        for batch in batches:
+            self.record(loader, TRACE_BATCH)
+            yield batch
+        self.record(loader, TRACE_END)
+
+    def finish(self) -> dict[str, torch.Tensor]:
+        """The trace, ending with the final state (recorded even past the bound)."""
+        self.states.append(flat_state(self.net, self.opt))
+        self.events.append((TRACE_FINAL, TRACE_END, int(bool(self.net.training))))
+        return {"states": torch.stack(self.states), "events": torch.tensor(self.events, dtype=torch.int64)}
+
+
+class TracedLoader(DataLoader):
+    """A plain ``DataLoader`` whose passes are recorded in a ``Trace``."""
+
+    def __init__(self, dataset: TensorDataset, trace: Trace, loader: int) -> None:
+        super().__init__(dataset, batch_size=PROBE_BATCH)
+        self._trace, self._loader = trace, loader
+
+    def __iter__(self):
+        return self._trace.watch(self._loader, super().__iter__())
+
+
 def loop_probe(namespace: dict, seed: int, epochs: int) -> dict:
-    """``train_model`` on the probe problem for ``epochs``: its final weights are sent, the accuracies it
-    returned go in the report."""
+    """``train_model`` on the probe problem for ``epochs``: the trace of its passes over the loaders (with
+    the final weights) is sent, the accuracies it returned go in the report."""
     problem = probe_problem(seed, epochs)
     net = problem.network()
-    train = DataLoader(TensorDataset(problem.train_x, problem.train_y), batch_size=PROBE_BATCH)
-    test = DataLoader(TensorDataset(problem.test_x, problem.test_y), batch_size=PROBE_BATCH)
-    history = namespace["train_model"](net, nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=PROBE_LR),
-                                       train, test, epochs)
-    send_tensors(loop_weights_record(epochs), {k: v.detach().cpu().clone() for k, v in net.state_dict().items()})
+    opt = probe_optimizer(net)
+    trace = Trace(net, opt)
+    train = TracedLoader(TensorDataset(problem.train_x, problem.train_y), trace, TRACE_TRAIN)
+    test = TracedLoader(TensorDataset(problem.test_x, problem.test_y), trace, TRACE_TEST)
+    history = namespace["train_model"](net, nn.CrossEntropyLoss(), opt, train, test, epochs)
+    send_tensors(loop_trace_record(epochs), trace.finish())
     accuracies = history.get("test_acc") if isinstance(history, dict) else None
     if isinstance(accuracies, (list, tuple)):
         return {"test_acc": [_plain(float(a)) for a in list(accuracies)[:MAX_ACCURACIES]]}
