@@ -13,11 +13,10 @@ probe problem (``loop_trace``), so that a bug the grader has never seen costs on
   each epoch; eval mode: each returned number is the eval-mode accuracy the grader computes for the
   state at one of the passes over the test loader.
 
-The trace can be forged. The weights, epochs and accuracy questions are recomputed from it (the grader
-replays the training and evaluates the weights itself), so forging them costs as much as the loop. The
-steps and reset questions read the marker's recorded moves, which the grader cannot recompute without
-knowing the loss: a forged trace with a well-formed marker pattern would pass those two, at the price of
-code written against the harness (the README says so).
+The trace can be forged. The weights and accuracy questions are recomputed from it (the grader replays
+the training and evaluates the weights itself), so forging them costs as much as the loop. The epochs,
+steps and reset questions read what the trace records (its passes, the marker's moves): a forged trace
+could pass those three, at the price of code written against the harness (the README says so).
 """
 
 from __future__ import annotations
