@@ -44,6 +44,7 @@ T = TypeVar("T")
 BASE = "localhost/grading-base:bookworm"
 PRAIRIELEARN = "localhost/mnist-cnn-grader:prairielearn"
 GRADESCOPE = "localhost/mnist-cnn-grader:gradescope"
+QUESTION = Path("/var/tmp/grading-images/question")   # kept between builds (see question_folder)
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -168,17 +169,18 @@ def _autograder(*arguments: str) -> None:
                    timeout=300)
 
 
-def question_folder(scratch: Path, tag: str = PRAIRIELEARN) -> Path:
-    """The PrairieLearn question as an instructor writes it, with ``mnist/`` for a build without the internet."""
-    folder = scratch / "question"
-    _autograder("prairielearn", str(folder), "--image", tag)
-    return folder
+def question_folder(tag: str = PRAIRIELEARN) -> Path:
+    """The PrairieLearn question as an instructor writes it, rewritten in place as after a grader change, so
+    that it keeps its uuid: then an unchanged grader is an unchanged build context, which the engine's
+    cache knows."""
+    QUESTION.parent.mkdir(parents=True, exist_ok=True)
+    _autograder("prairielearn", str(QUESTION), "--image", tag)
+    return QUESTION
 
 
-def build_prairielearn(scratch: Path, mnist_root: Path, no_cache: bool, base: str = BASE,
-                       tag: str = PRAIRIELEARN) -> Path:
+def build_prairielearn(mnist_root: Path, no_cache: bool, base: str = BASE, tag: str = PRAIRIELEARN) -> Path:
     """Build the question's own Dockerfile; returns the question folder (its ``tests/`` is what PrairieLearn mounts)."""
-    folder = question_folder(scratch, tag)
+    folder = question_folder(tag)
     _mnist_files(mnist_root, folder / "mnist")
     _build(folder, tag, base, no_cache)
     return folder
@@ -291,7 +293,7 @@ def build_all(scratch: Path, mnist_root: Path, no_cache: bool) -> Path:
         _timed("the pristine base", build_base)
     with ThreadPoolExecutor(2) as pool:   # side by side: each spends much of its time waiting on the disk
         building = pool.submit(_timed, "the PrairieLearn image",
-                               lambda: build_prairielearn(scratch, mnist_root, no_cache))
+                               lambda: build_prairielearn(mnist_root, no_cache))
         pool.submit(_timed, "the Gradescope image", lambda: build_gradescope(scratch, mnist_root, no_cache)).result()
         question = building.result()
     for image in (PRAIRIELEARN, GRADESCOPE):

@@ -2,9 +2,10 @@
 as their platforms run them (``scripts/grading_images.py`` says how): the solution, the untouched
 release and a hostile submission, each results file checked against its platform's documented format.
 
-Needs root, podman, runc and mmdebstrap (CI installs them). The images are built without the engine's
-cache, as on a new machine (some 12 minutes for both); GRADING_IMAGES_CACHE=1 reuses the cache for a
-quicker rerun of these tests."""
+Needs root, podman, runc and mmdebstrap (CI installs them). The engine's cache is used: it reuses only
+layers built earlier from the same inputs (the same base, Dockerfile and files), so a change to the
+grader, the requirements or install.sh builds again, and a new machine builds everything (some 12
+minutes for both). GRADING_IMAGES_FRESH=1 builds from nothing, base included."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
     scratch = tmp_path_factory.mktemp("images")
     try:
         question = images.build_all(scratch, Path(os.environ["MNIST_ROOT"]),
-                                     no_cache=os.environ.get("GRADING_IMAGES_CACHE") != "1")
+                                     no_cache=os.environ.get("GRADING_IMAGES_FRESH") == "1")
     except images.ImageError as error:
         pytest.fail(str(error), pytrace=False)
     return question, scratch
