@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 RUNS = {
     "benchmark_grading.py": (["--repeat", "1", "--skip-nbgrader"], "autograder grade:   median"),

@@ -23,7 +23,7 @@ import pytest
 from autograder.sandbox.isolation import _closed_python, bubblewrap_works
 from classmates import solution_answers, submit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 GRADINGS = 2           # correct notebooks graded at once (more would be slow on a 2-core machine)
 CROWD_THREADS = 200    # sleeping threads of the grader's user, started once the sandboxes are running
