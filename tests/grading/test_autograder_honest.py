@@ -11,7 +11,7 @@ from autograder.context import MnistTensors
 from autograder.engine import grade
 from submissions import SOLUTION, edited
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 STEP_10 = "            opt.zero_grad()                     # step 10: reset the gradients\n"
 EVALUATION = ("        with torch.no_grad():\n            for x, y in dl_te:\n                x, y = x.to(device), y.to(device)\n"
