@@ -22,7 +22,7 @@ from submissions import RELEASE, SOLUTION, check_gradescope_schema, check_prairi
 sys.path.insert(0, str(ROOT / "scripts"))
 import grading_images as images  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 LOOP_POINTS = 25      # the six train_model checks
 TRAIN_START = "    device = next(model.parameters()).device\n"
