@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from autograder.loop_judge import LoopVerdicts, judge_loop
 from autograder.loop_trace import TraceError, read_trace
 from autograder.sandbox.harness.contract import LOOP_EPOCHS, TRACE_TEST, TRACE_TRAIN
-from autograder.sandbox.harness.probes import Trace, TracedLoader
+from autograder.sandbox.harness.probes import Trace, TracedLoader, traced_call
 from autograder.sandbox.harness.problems import flat_state, probe_optimizer, probe_problem
 
 torch.set_num_threads(1)    # the probe's tensors are tiny: threads only add contention
@@ -84,14 +84,8 @@ def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="
 def verdicts(train_model, seed=11, calls=LOOP_EPOCHS) -> list[LoopVerdicts]:
     found = []
     for epochs in calls:
-        problem = probe_problem(seed, epochs)
-        net = problem.network()
-        opt = probe_optimizer(net)
-        trace = Trace(net, opt)
-        train = TracedLoader(TensorDataset(problem.train_x, problem.train_y), trace, TRACE_TRAIN)
-        test = TracedLoader(TensorDataset(problem.test_x, problem.test_y), trace, TRACE_TEST)
-        history = train_model(net, nn.CrossEntropyLoss(), opt, train, test, epochs)
-        found.append(judge_loop(problem, read_trace(trace.finish()), history.get("test_acc"), TOLERANCE))
+        history, trace = traced_call(train_model, seed, epochs)
+        found.append(judge_loop(probe_problem(seed, epochs), read_trace(trace), history.get("test_acc"), TOLERANCE))
     return found
 
 

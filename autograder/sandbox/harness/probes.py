@@ -120,17 +120,24 @@ class TracedLoader(DataLoader):
         return self._trace.watch(self._loader, super().__iter__())
 
 
-def loop_probe(namespace: dict, seed: int, epochs: int) -> dict:
-    """``train_model`` on the probe problem for ``epochs``: the trace of its passes over the loaders (with
-    the final weights) is sent, the accuracies it returned go in the report."""
+def traced_call(train_model, seed: int, epochs: int) -> tuple[object, dict]:
+    """``train_model`` called on the probe problem for ``epochs`` with traced loaders: what it returned,
+    and the trace of its passes (with the final weights)."""
     problem = probe_problem(seed, epochs)
     net = problem.network()
     opt = probe_optimizer(net)
     trace = Trace(net, opt)
     train = TracedLoader(TensorDataset(problem.train_x, problem.train_y), trace, TRACE_TRAIN)
     test = TracedLoader(TensorDataset(problem.test_x, problem.test_y), trace, TRACE_TEST)
-    history = namespace["train_model"](net, nn.CrossEntropyLoss(), opt, train, test, epochs)
-    send_tensors(loop_trace_record(epochs), trace.finish())
+    history = train_model(net, nn.CrossEntropyLoss(), opt, train, test, epochs)
+    return history, trace.finish()
+
+
+def loop_probe(namespace: dict, seed: int, epochs: int) -> dict:
+    """``train_model`` on the probe problem for ``epochs``: the trace of its passes over the loaders (with
+    the final weights) is sent, the accuracies it returned go in the report."""
+    history, trace = traced_call(namespace["train_model"], seed, epochs)
+    send_tensors(loop_trace_record(epochs), trace)
     accuracies = history.get("test_acc") if isinstance(history, dict) else None
     if isinstance(accuracies, (list, tuple)):
         return {"test_acc": [_plain(float(a)) for a in list(accuracies)[:MAX_ACCURACIES]]}
