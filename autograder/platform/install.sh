@@ -5,8 +5,11 @@
 # that grading never needs the network, and makes the data readable by root only.
 #
 #   install.sh [--sandbox-user] [--torch-index URL] [--mnist FOLDER]
+#   install.sh --packages-only [--torch-index URL]
 #
 #   --sandbox-user      also create the sandbox's user (grader-sandbox)
+#   --packages-only     Python and the grading packages, nothing else (needs only requirements-grading.txt
+#                       beside it): an image layer of its own, which then changes only with that file
 #   --torch-index URL   where PyTorch's wheels come from; default: PyTorch's CPU-only index, a fraction
 #                       of the CUDA build's size and memory. An empty URL takes them from the indexes pip
 #                       is configured with (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS), like
@@ -17,28 +20,30 @@
 # TORCH_INDEX and MNIST_FROM in the environment set the last two (Gradescope runs setup.sh without
 # arguments); empty PIP_* variables are ignored, so a Dockerfile may pass them on unset.
 set -euo pipefail
-: "${MNIST_ROOT:?MNIST_ROOT must name the folder for MNIST}"
 fail() { echo "install.sh: $*" >&2; exit 2; }
 
 sandbox_user=false
+packages_only=false
 torch_index="${TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
 mnist_from="${MNIST_FROM:-}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --sandbox-user) sandbox_user=true; shift ;;
+        --packages-only) packages_only=true; shift ;;
         --torch-index) [ $# -ge 2 ] || fail "--torch-index needs a URL (empty for pip's own indexes)"
                        torch_index="$2"; shift 2 ;;
         --mnist) [ $# -ge 2 ] && [ -n "$2" ] || fail "--mnist needs a folder"
                  mnist_from="$2"; shift 2 ;;
-        *) fail "unknown option '$1' (options: --sandbox-user, --torch-index URL, --mnist FOLDER)" ;;
+        *) fail "unknown option '$1' (options: --sandbox-user, --packages-only, --torch-index URL, --mnist FOLDER)" ;;
     esac
 done
+if ! $packages_only; then : "${MNIST_ROOT:?MNIST_ROOT must name the folder for MNIST}"; fi
 for variable in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS PIP_CERT PIP_TRUSTED_HOST; do
     if [ -z "${!variable:-}" ]; then unset "$variable"; fi
 done
 
 # MNIST first: a wrong folder should fail before gigabytes are installed.
-if [ -n "$mnist_from" ]; then
+if [ -n "$mnist_from" ] && ! $packages_only; then
     raw="$mnist_from"
     if [ -d "$mnist_from/MNIST/raw" ]; then raw="$mnist_from/MNIST/raw"; fi
     files=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
@@ -64,6 +69,10 @@ if [ -n "$torch_index" ]; then
     python3 -m pip install --index-url "$torch_index" "${torch_pins[@]}"
 fi
 python3 -m pip install -r requirements-grading.txt
+if $packages_only; then
+    echo "install.sh: the grading packages are installed"
+    exit 0
+fi
 
 # torchvision checks the .gz files it finds and unpacks them; it downloads only what is missing.
 python3 -c "from helpers.data import load_mnist; load_mnist(train=True); load_mnist(train=False)"
