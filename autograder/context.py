@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import time
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,13 +14,14 @@ import torch
 from helpers.data import load_mnist_pixels
 
 from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
-from .assignment import ModelSpec
+from .assignment import MODELS, ModelSpec
 from .bounds import CheckBudget, refused_memory
 from .report import Report, load_report
 from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_record
 from .sandbox.harness.problems import second_batch
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
+from .training import train_and_test
 
 
 class CheckFailure(AssertionError):
@@ -34,8 +38,10 @@ class GradingContext:
     unreadable: str = ""                              # why the submission was not run at all
     answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
+    training_seconds: dict = field(default_factory=dict)  # each accuracy training's wall time
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
+    _trainings: dict[str, Future] = field(default_factory=dict)
     memo: dict = field(default_factory=dict)          # what several checks derive from the same artifacts
 
     @property
@@ -100,6 +106,51 @@ class GradingContext:
         if isinstance(found, CheckFailure):
             raise found
         return found
+
+    def start_trainings(self, pool: Executor) -> None:
+        """Start the accuracy training of every model that can be trained, on ``pool``, so that it runs
+        beside the other checks. Everything but the training happens here, in the checks' thread: a
+        training owns its module and writes only its own ``training_seconds``. Two at once are safe: each
+        graph's compute and memory are bounded (``artifacts.COST_FACTOR``), far below the grader's."""
+        for model in MODELS:
+            try:
+                module = self._trainable(model)
+            except Exception:  # noqa: BLE001 - the accuracy check meets the same failure when it asks, as its own
+                continue
+            self._trainings[model] = pool.submit(self._train, model, module, self.budget.left())
+
+    def accuracy(self, model: str) -> float:
+        """The test accuracy of ``model`` after the grader's training: the result of the run
+        ``start_trainings`` began, or of one now. Raises ``CheckFailure`` with the reason it has none."""
+        started = self._trainings.get(model)
+        accuracy = (started.result() if started
+                    else self._train(model, self._trainable(model), self.budget.left()))
+        self.accuracies[model] = accuracy
+        return accuracy
+
+    def _trainable(self, model: str) -> torch.nn.Module:
+        spec = MODELS[model]
+        graph = self.graph(spec)
+        problem = graph.structure_problem(spec.name, spec.convolutions, spec.linears)
+        if problem:
+            raise CheckFailure(f"{problem}, so its accuracy is not measured")
+        try:
+            return copy.deepcopy(graph.module())   # its own parameters: other checks' modules share the graph's
+        except ArtifactError as error:
+            raise CheckFailure(f"{spec.name}: {error}") from None
+
+    def _train(self, model: str, module: torch.nn.Module, cpu_left: float) -> float:
+        spec, budget = MODELS[model], self.settings.accuracy
+        device = torch.device("cpu")  # on every host: a GPU's arithmetic would change accuracies near a threshold
+        started = time.monotonic()
+        try:
+            return train_and_test(module, self.mnist.train, self.mnist.test, spec.input, budget.iterations[model],
+                                  budget.test_images, budget.batch_size, budget.lr, self.settings.seed, device,
+                                  min(budget.cpu_seconds, cpu_left))
+        except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
+            raise CheckFailure(f"{spec.name} could not be trained ({type(error).__name__}: {error})"[:300]) from None
+        finally:
+            self.training_seconds[model] = time.monotonic() - started
 
     def second_batch(self) -> int:
         return second_batch(self.seed)

@@ -14,7 +14,7 @@ from .sandbox.exposure import sensitive_paths
 from .sandbox.isolation import Mode, choose_mode
 from .sandbox.process import SandboxProcess, SandboxRun
 from .settings import Settings
-from .shortage import describe, machine_short
+from .shortage import confirmed, describe, machine_short
 from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
 from .version import file_sha256, grader_version
 
@@ -55,6 +55,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
 
         mnist = mnist or MnistTensors()
         mnist.load()
+        ready = time.monotonic() - started
         if sandbox and overlap:
             run = sandbox.wait()
     except BaseException:
@@ -65,6 +66,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         run = _unless_machine_short(run, settings.limits.processes,
                                     lambda: SandboxProcess(job, settings.limits, mode, private))
     verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
+    verdict.details["stages"] = {"grader start": round(ready, 2), **verdict.details["stages"]}
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),
                           "isolation": confinement}
@@ -72,13 +74,14 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
 
 
 def _unless_machine_short(run: SandboxRun, allowance: int, start: Callable[[], SandboxProcess]) -> SandboxRun:
-    """``run``, or when the machine refused it tasks it had not used up (``shortage``) a second run of the
-    same job; a second such refusal is a grader error, not the submission's lost points."""
+    """``run``, or when it failed for want of tasks it had not used up (``shortage``) a second run of the
+    same job; a second such failure, where the grader saw the machine short of tasks, is a grader error,
+    not the submission's lost points."""
     if not machine_short(run, allowance):
         return run
     shutil.rmtree(run.folder, ignore_errors=True)
     again = start().wait()
-    if machine_short(again, allowance):
+    if machine_short(again, allowance) and confirmed(run, again):
         shutil.rmtree(again.folder, ignore_errors=True)
         raise GraderError(describe(again, allowance))
     return again

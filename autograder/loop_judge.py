@@ -316,11 +316,5 @@ def _prefix(problem: ProbeProblem, states: list[dict[str, torch.Tensor]], k: int
 
 
 def judge_loop(problem: ProbeProblem, trace: Trace, accuracies: list | None, tolerance: float) -> LoopVerdicts:
-    """Why each loop check fails for one ``train_model`` call (None where it passes). Computed on one
-    thread: the probe's tensors are tiny, and on a busy machine more threads only wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _Judge(problem, trace, accuracies, tolerance).verdicts()
-    finally:
-        torch.set_num_threads(threads)
+    """Why each loop check fails for one ``train_model`` call (None where it passes)."""
+    return _Judge(problem, trace, accuracies, tolerance).verdicts()

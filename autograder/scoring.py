@@ -8,9 +8,11 @@ import shutil
 import signal
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import torch
 
 from .assignment import MODELS
 from .bounds import CheckBudget, memory_bound, refused_memory
@@ -19,6 +21,8 @@ from .paths import CHECKS
 from .results import CheckResult, Verdict
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
+from .shortage import unconfirmed_note
+from .stages import stage_seconds
 
 CHECKS_DIR = CHECKS
 # The order in which results are reported: cheap facts first, training last.
@@ -26,6 +30,7 @@ CHECK_FILES = ["check_parameters.py", "check_architecture.py", "check_setup.py",
                "check_accuracy.py"]
 MODEL_NAMES = {key: spec.name for key, spec in MODELS.items()}
 MAX_NOTES, NOTE_CHARS = 30, 300     # what a verdict says besides its checks, bounded after formatting
+TRAINING_THREADS = 2                 # the accuracy trainings at once, each on one thread of its own
 
 
 class _CheckCollector:
@@ -84,11 +89,21 @@ def _reason(excinfo) -> str:
 
 
 def run_checks(context: GradingContext) -> list[CheckResult]:
+    """The checks in this thread, the accuracy trainings beside them (``TRAINING_THREADS``). Every
+    computation runs on one PyTorch thread, so that no figure depends on how many cores the machine
+    has: the order of a sum changes with the threads that share it."""
     collector = _CheckCollector(context)
     args = [*(str(CHECKS_DIR / name) for name in CHECK_FILES), "-q", "-p", "no:cacheprovider", "--assert=plain",
             "-o", "python_files=check_*.py", "-o", "addopts=", "-W", "ignore"]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main(args, plugins=[collector])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="training") as pool:
+            context.start_trainings(pool)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                pytest.main(args, plugins=[collector])
+    finally:
+        torch.set_num_threads(threads)
     return collector.results
 
 
@@ -105,6 +120,8 @@ def _notes(context: GradingContext) -> list[str]:
         notes.append(f"the memory limit was reached: {run.memory_seen}")
     if run.channel_problem:
         notes.append(f"the grader stopped reading the sandbox's output: {run.channel_problem}")
+    if shortage := unconfirmed_note(run, context.settings.limits.processes):
+        notes.append(shortage)
     notes += sorted(set(context.report.problems.values()))
     for name, phase in context.report.get("phases", {}).items():
         if phase.get("error") and name.startswith("cell "):
@@ -137,9 +154,13 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
             context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
                                      unreadable=unreadable, answer_sources=answers)
             notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
+            checking = time.monotonic()
             checks = run_checks(context)
+            checked = time.monotonic() - checking
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)
     notes = notes[:MAX_NOTES]
-    details = {"accuracies": dict(context.accuracies), "layers": dict(context.layers)}
+    phases = context.report.get("phases", {}) if run.ended != Ending.NOT_RUN else {}
+    details = {"accuracies": dict(context.accuracies), "layers": dict(context.layers),
+               "stages": stage_seconds(run, phases, checked, context.training_seconds)}
     return Verdict(str(path), checks, time.monotonic() - started, notes, details)

@@ -8,10 +8,13 @@ checks that needed the step; the second is the grader's failure, and a verdict u
 verdict on a quiet machine.
 
 What the sandbox says is only the trigger, and it can be forged: whose fault it was is decided from the
-grader's own reading, the most tasks of the sandbox's own processes the watchdog counted in ``/proc``
-(``SandboxRun.most_tasks``). Below the sandbox's allowance, the sandbox did not use it up, so the machine
-refused it. A forged error or a burst of tasks that came and went between two readings earns nothing by
-this: the grading is run again, and a second such run is a grader error (no verdict), never a score.
+grader's own readings. The most tasks of the sandbox's own processes the watchdog counted in ``/proc``
+(``SandboxRun.most_tasks``): at its allowance, the sandbox used it up. Below it, the grading is run again
+(a burst of the machine's other work may have come and gone between two readings). A second such
+failure is a grader error (no verdict) only where the grader saw the machine short of tasks itself
+(``SandboxRun.tasks_scarce``: the enclosing cgroup's pids limit refused one, or the room left on the
+machine or the grader's uid fell below the sandbox's allowance); otherwise the verdict stands, with a
+note. A forged error thus earns a second run that fails the same way, never a grader error.
 """
 
 from __future__ import annotations
@@ -41,6 +44,20 @@ def machine_short(run: SandboxRun, allowance: int) -> bool:
     """Whether the run failed for want of tasks while its own count, as the grader read it, stayed below
     its ``allowance``: the machine's fault, not the submission's."""
     return failed_for_want_of_tasks(run) and run.most_tasks < allowance
+
+
+def confirmed(*runs: SandboxRun) -> bool:
+    """Whether the grader saw the machine short of tasks during any of ``runs``."""
+    return any(run.tasks_scarce for run in runs)
+
+
+def unconfirmed_note(run: SandboxRun, allowance: int) -> str | None:
+    """The note on a verdict that stands although a step failed for want of tasks below the allowance."""
+    if not machine_short(run, allowance):
+        return None
+    return (f"a step failed for want of a process or thread (Resource temporarily unavailable) while the sandbox "
+            f"ran at most {run.most_tasks} of its {allowance}, twice; the grader did not see the machine short of "
+            "them, so the verdict stands (staff can grade it again)")
 
 
 def describe(run: SandboxRun, allowance: int) -> str:

@@ -96,10 +96,11 @@ def train_and_test(
 
     ``train`` and ``test`` hold uint8 pixels (see ``helpers.data.load_mnist_pixels``); each batch is
     converted to floats when it is used, which keeps the grader's memory small. Training stops with
-    ``TimeoutError`` after ``cpu_seconds`` of the grader's CPU time (not wall time, which a busy machine
-    stretches); each step's cost is bounded by ``artifacts.COST_FACTOR``.
+    ``TimeoutError`` after ``cpu_seconds`` of its thread's CPU time (not wall time, which a busy machine
+    stretches, nor the process's, which trainings beside it share); each step's cost is bounded by
+    ``artifacts.COST_FACTOR``.
     """
-    deadline = time.process_time() + cpu_seconds
+    deadline = time.thread_time() + cpu_seconds
     layout = _layout(module, input_shape, batch_size)
     reinitialise(module, seed)
     module.to(device)
@@ -112,7 +113,7 @@ def train_and_test(
         loss.backward()
         opt.step()
         opt.zero_grad()
-        if time.process_time() > deadline:
+        if time.thread_time() > deadline:
             raise TimeoutError(f"training took more than {cpu_seconds:g} s of CPU time")
     correct = 0
     images, labels = test[0][:test_images], test[1][:test_images]

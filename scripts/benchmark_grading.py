@@ -1,7 +1,8 @@
 """Speed of the autograder against grading the nbgrader way, on the same submission, in one run.
 
 Times ``python -m autograder grade`` and ``nbgrader autograde`` (which executes every cell, training
-included) on the reference solution, and prints both wall times and their ratio. With ``--baseline
+included) on the reference solution, and prints both wall times and their ratio, and where the
+autograder's time went, stage by stage (``autograder.stages``: medians; the stages overlap). With ``--baseline
 REV`` it also times the autograder of an earlier commit (checked out in a scratch worktree, graded by the
 same interpreter) in the same run, alternating with this tree's runs, and prints the ratio.
 
@@ -11,6 +12,7 @@ same interpreter) in the same run, alternating with this tree's runs, and prints
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -31,12 +33,29 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
+STAGES: list[dict[str, float]] = []   # this tree's breakdown of each grading, as its results file gives it
+
+
 def autograder_seconds(repeat: int, isolation: str = "auto", tree: Path = ROOT) -> list[float]:
     """Grading times of the autograder in ``tree`` (``-m`` puts the working folder first on the path, so
     that tree's package is the one graded with)."""
-    command = [sys.executable, "-m", "autograder", "grade", str(tree / SUBMISSION.relative_to(ROOT)),
-               "--isolation", isolation]
-    return [timed(command, tree) for _ in range(repeat)]
+    times = []
+    with tempfile.TemporaryDirectory() as scratch:
+        results = Path(scratch) / "results.json"
+        command = [sys.executable, "-m", "autograder", "grade", str(tree / SUBMISSION.relative_to(ROOT)),
+                   "--isolation", isolation, "--json", str(results)]
+        for _ in range(repeat):
+            times.append(timed(command, tree))
+            stages = json.loads(results.read_text()).get("extra_data", {}).get("stages")
+            if tree == ROOT and isolation == "auto" and stages:
+                STAGES.append(stages)
+    return times
+
+
+def print_stages() -> None:
+    names = list(dict.fromkeys(name for stages in STAGES for name in stages))
+    print("stages (median s; they overlap):  " + ",  ".join(
+        f"{name} {statistics.median(stages.get(name, 0.0) for stages in STAGES):.2f}" for name in names))
 
 
 def baseline_and_ours(revision: str, repeat: int) -> tuple[list[float], list[float]]:
@@ -95,6 +114,7 @@ def main() -> None:
     print(f"without isolation:  median {statistics.median(bare):6.1f} s  "
           f"(runs: {', '.join(f'{s:.1f}' for s in bare)}); "
           f"isolation overhead {statistics.median(ours) - statistics.median(bare):+.1f} s (target: at most 1 s)")
+    print_stages()
     if args.baseline:
         try:
             base, again = baseline_and_ours(args.baseline, args.repeat)

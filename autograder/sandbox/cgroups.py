@@ -155,3 +155,15 @@ def memory_kills(cgroup: Path = ROOT) -> int | None:
             if fields.get("oom_kill", "").isdigit():
                 return int(fields["oom_kill"])
     return None
+
+
+def task_refusals(cgroup: Path = ROOT) -> int | None:
+    """How many times the pids limit of the cgroup this process is in (a container's, as a rule) refused a
+    new task: ``pids.events``' ``max`` (v1 and v2 alike); None where it is not readable. Like
+    ``memory_kills``, the kernel's own count, which nothing in the sandbox can raise without a real refusal."""
+    for folder in controller_folders("pids", cgroup, None):
+        text = _text(folder / "pids.events")
+        fields = dict(line.split(None, 1) for line in (text or "").splitlines() if len(line.split()) == 2)
+        if fields.get("max", "").isdigit():
+            return int(fields["max"])
+    return None

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..failures import GraderError
 from ..paths import HARNESS, HELPERS
 from . import landlock
-from .cgroups import group_for, join, memory_kills, ran_out_of_memory
+from .cgroups import group_for, join, memory_kills, ran_out_of_memory, task_refusals
 from .channel import ChannelReader
 from .exposure import refuse_if_exposed
 from .harness.contract import CHANNEL_FD, COMPLETE_MARK
@@ -78,6 +78,7 @@ class SandboxRun:
     isolation: dict = field(default_factory=dict)
     memory_seen: str = ""        # what the watchdog counted when it stopped the run for memory
     most_tasks: int = 0          # the most processes and threads of its own the watchdog saw at once
+    tasks_scarce: bool = False   # the grader saw the machine unable to give it its allowance of tasks
 
 
 def resident_bytes(pid: int) -> int:
@@ -226,6 +227,22 @@ def tasks_in(pids: Iterable[int]) -> int:
     return count
 
 
+def task_headroom(uid_tasks: bool) -> int:
+    """How many more tasks the machine would start for the grader now: its task table (``threads-max``)
+    and process ids (``pid_max``) less every task running (``/proc/loadavg``), and with ``uid_tasks`` (a
+    grader that is not root, whose uid the sandbox's tasks count against) its uid's task limit less the
+    tasks of that uid (a scan of ``/proc``)."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):
+        running = 0
+    room = min(_sysctl("kernel/threads-max", 1 << 22), _sysctl("kernel/pid_max", 1 << 22)) - running
+    limit = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    if uid_tasks and limit != resource.RLIM_INFINITY:
+        room = min(room, limit - tasks_in(processes_of(os.getuid())))
+    return room
+
+
 def _process_limit(limits: Limits, plan: Plan) -> int:
     """``RLIMIT_NPROC`` for the process that starts the sandbox. The kernel counts it per uid: with a uid
     of its own, the sandbox's allowance; in bubblewrap's user namespace the grader's own ceiling, since
@@ -280,7 +297,8 @@ class SandboxProcess:
         self.ended = Ending.FINISHED
         self.memory_seen = ""
         self.kills_before = memory_kills()   # the enclosing cgroup's count (a container's limit)
-        self.most_tasks = 0
+        self.refusals_before = task_refusals()
+        self.most_tasks, self.least_room = 0, BEYOND_ANY_LIMIT
         self.started = time.monotonic()
         try:
             self.plan: Plan = self._confinement.enter_context(
@@ -322,10 +340,11 @@ class SandboxProcess:
         """Every 50 ms: wall clock, and the memory of all its processes (resident, page tables and swap,
         plus RAM-backed files and kernel buffers they hold open, plus each second what it stored in
         shared folders or tmpfs, the deleted files it only maps and the kernel's records of its
-        mappings); and the most tasks its processes had at once, the grader's own reading of whether a
-        refused ``fork`` was the sandbox's doing (``autograder.shortage``). Fails closed: anything going
-        wrong here kills the sandbox."""
+        mappings); and the most tasks its processes had at once and the fewest the machine had left (each
+        second), the grader's own readings of whether a refused ``fork`` was the sandbox's doing
+        (``autograder.shortage``). Fails closed: anything going wrong here kills the sandbox."""
         stored, checked, over = 0, 0.0, 0
+        uid_tasks = self.plan.uid is None and os.geteuid() != 0
         try:
             while self.process.poll() is None:
                 now = time.monotonic()
@@ -334,6 +353,7 @@ class SandboxProcess:
                 held = open_in_memory(members)
                 if now - checked > 1.0:
                     stored, checked = self._stored(members, held), now
+                    self.least_room = min(self.least_room, task_headroom(uid_tasks))
                 resident, files = sum(map(resident_bytes, members)), sum(held.values())
                 # over the limit on two readings in a row: one reading of processes that are changing
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
@@ -393,7 +413,14 @@ class SandboxProcess:
                           {"mode": self.plan.mode, "description": self.plan.description + "; " + (
                               "cgroup v2 limits on memory and processes" if self.cgroup else
                               "rlimits and a memory watchdog (no cgroup v2 here)")}, self.memory_seen,
-                          self.most_tasks)
+                          self.most_tasks, self._tasks_scarce())
+
+    def _tasks_scarce(self) -> bool:
+        """Whether the grader saw, on its own readings, that the machine could not give this sandbox all its
+        tasks: the enclosing cgroup's pids limit refused one, or the room left fell below its allowance."""
+        refusals = task_refusals()
+        refused = refusals is not None and self.refusals_before is not None and refusals > self.refusals_before
+        return refused or self.least_room < self.limits.processes
 
 
     def _killed_by_enclosing_limit(self, returncode: int) -> bool:
