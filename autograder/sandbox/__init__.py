@@ -105,9 +105,12 @@ That is the grader's failure, not the student's (``autograder/shortage.py``): wh
 EAGAIN-class error ("Resource temporarily unavailable", "can't start new thread") while the most tasks
 the watchdog counted of the sandbox's own processes (read from ``/proc`` every 50 ms, the bubblewrap
 processes and the marker included, so never fewer than the kernel counts) stayed below its allowance,
-the grading is run again, and a second such run is a grader error, never lost points. The error text
-only triggers this; the count is the grader's. Code that uses up its allowance in a burst that ends
-between two readings, or forges the error, gets a second run and then a grader error, never points.
+the grading is run again. A second such run is a grader error, never lost points, where the grader saw
+the machine short of tasks itself (its cgroup's ``pids.events`` counted a refusal, or the room it reads
+each second fell below the allowance); otherwise its verdict stands, with a note. The error text only
+triggers this; the counts are the grader's. Code that uses up its allowance in a burst that ends
+between two readings, or forges the error, gets a second run and the verdict its failure earns, never
+points and never a grader error.
 Unconfined (``none``), the limit is what the grader's uid runs at the start plus 64, which later load
 can use up.
 

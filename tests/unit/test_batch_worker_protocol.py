@@ -3,6 +3,7 @@ worker's memory bound was reached) still counts, and the next submission gets a 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,50 @@ def test_a_spent_worker_is_replaced_and_its_reply_counts(tmp_path: Path) -> None
     second = worker.grade(submission, timeout=60)
     assert second.results is not None and second.results["score"] != first.results["score"]   # a new process
     worker.stop()
+
+
+# The real worker, grading with a stand-in that leaves what parsing a large record leaves: 300 MB freed on
+# the C heap below a small allocation that outlives the grading, so the heap cannot shrink by itself.
+HEAP_LEFT_OVER = """
+import sys
+import autograder.batch.worker as worker
+from autograder.results import Verdict
+
+kept = []
+
+
+def grading(path, **_):
+    freed = [bytearray(1000) for _ in range(300_000)]
+    kept.append(bytearray(1000))
+    del freed
+    return Verdict(str(path), [])
+
+
+worker.grade = grading
+if sys.argv.pop(1) == "untrimmed":
+    worker.release_freed_memory = lambda: None
+worker.main()
+"""
+
+
+def _resident_after_one_grading(tmp_path: Path, variant: str) -> int:
+    worker = subprocess.Popen([sys.executable, "-c", HEAP_LEFT_OVER, variant, "none"], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert worker.stdin and worker.stdout
+        worker.stdin.write(f'{{"notebook": "a.ipynb", "results": "{tmp_path / variant}.json"}}\n')
+        worker.stdin.flush()
+        assert "results" in json.loads(worker.stdout.readline())
+        status = Path(f"/proc/{worker.pid}/status").read_text().splitlines()
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_worker_hands_back_what_a_grading_freed(tmp_path: Path) -> None:
+    """What one grading freed does not stay with the worker into the next (``bounds.release_freed_memory``
+    after every reply): without it, the same grading leaves 300 MB resident."""
+    trimmed = _resident_after_one_grading(tmp_path, "trimmed")
+    untrimmed = _resident_after_one_grading(tmp_path, "untrimmed")
+    assert untrimmed - trimmed > 200 * 1024**2, (trimmed, untrimmed)
