@@ -54,8 +54,13 @@ _SPENT = [False]
 
 def refused_memory(error: BaseException | None) -> bool:
     """Whether ``error``, or an exception it was raised from or while handling, is a refused allocation
-    (checks rephrase their errors, ``from None`` included: the original stays the context). Noting one
-    marks this process spent."""
+    (checks rephrase their errors, ``from None`` included: the original stays the context). An error
+    raised once the address space has reached the bound counts as one too, whatever it says: a refusal
+    deep in a library can surface as any error (PyTorch's zip reader reports a file it cannot read).
+    Noting one marks this process spent."""
+    if error is not None and _bound_reached():
+        _SPENT[0] = True
+        return True
     for _ in range(20):
         if error is None:
             return False
@@ -120,6 +125,18 @@ def _new_primitives_work() -> bool:
 _LOCK = threading.Lock()
 _HOLDERS = [0]
 _CANARIES = [0]
+_BOUND: list[tuple[int, int] | None] = [None]   # the active bound and the high-water mark before it
+
+
+def _bound_reached() -> bool:
+    """Whether the address space is within ``_NEAR`` of the active bound, or came that close since it was
+    set (the high-water mark tells only where it rose above the one before the bound)."""
+    bound = _BOUND[0]
+    if bound is None:
+        return False
+    limit, peak_before = bound
+    peak = _status_bytes("VmPeak")
+    return (peak > peak_before and peak > limit - _NEAR) or _status_bytes("VmSize") > limit - _NEAR
 
 
 @contextlib.contextmanager
@@ -136,6 +153,7 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
             limit = min([_status_bytes("VmSize") + memory_bytes,
                          *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
             peak_before = _status_bytes("VmPeak")   # the process's high-water mark, which may predate the block
+            _BOUND[0] = (limit, peak_before)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
         yield
@@ -143,7 +161,8 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
         with _LOCK:
             _HOLDERS[0] -= 1
             if outer:
+                reached = _bound_reached()
+                _BOUND[0] = None
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-                peak = _status_bytes("VmPeak")
-                if (peak > peak_before and peak > limit - _NEAR) or not _new_primitives_work():
+                if reached or not _new_primitives_work():
                     _SPENT[0] = True   # an allocation may have been refused where no check saw it

@@ -21,7 +21,7 @@ from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_r
 from .sandbox.harness.problems import second_batch
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
-from .training import train_and_test
+from .training import TRAINING_THREADS, train_and_test
 
 
 class CheckFailure(AssertionError):
@@ -41,7 +41,9 @@ class GradingContext:
     training_seconds: dict = field(default_factory=dict)  # each accuracy training's wall time
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
+    trainer: Executor | None = None                   # where the accuracy trainings run (``scoring.trainer``)
     _trainings: dict[str, Future] = field(default_factory=dict)
+    _trainings_started: bool = False
     memo: dict = field(default_factory=dict)          # what several checks derive from the same artifacts
 
     @property
@@ -107,26 +109,39 @@ class GradingContext:
             raise found
         return found
 
-    def start_trainings(self, pool: Executor) -> None:
-        """Start the accuracy training of every model that can be trained, on ``pool``, so that it runs
-        beside the other checks. Everything but the training happens here, in the checks' thread: a
-        training owns its module and writes only its own ``training_seconds``. Two at once are safe: each
-        graph's compute and memory are bounded (``artifacts.COST_FACTOR``), far below the grader's."""
-        for model in MODELS:
-            try:
-                module = self._trainable(model)
-            except Exception:  # noqa: BLE001 - the accuracy check meets the same failure when it asks, as its own
-                continue
-            self._trainings[model] = pool.submit(self._train, model, module, self.budget.left())
-
     def accuracy(self, model: str) -> float:
-        """The test accuracy of ``model`` after the grader's training: the result of the run
-        ``start_trainings`` began, or of one now. Raises ``CheckFailure`` with the reason it has none."""
+        """The test accuracy of ``model`` after the grader's training. The first call starts every
+        model's training on ``trainer``, two at a time (``_start_trainings``); without a trainer, or
+        where a model's training could not be started, it trains now. Raises ``CheckFailure`` with the
+        reason it has none."""
+        if self.trainer is not None and not self._trainings_started:
+            self._trainings_started = True
+            self._start_trainings(self.trainer)
         started = self._trainings.get(model)
         accuracy = (started.result() if started
                     else self._train(model, self._trainable(model), self.budget.left()))
         self.accuracies[model] = accuracy
         return accuracy
+
+    def _start_trainings(self, pool: Executor) -> None:
+        """Start the training of every model that can be trained, costliest first, so that the threads
+        finish together. Everything but the training happens here, in the checks' thread: a training owns
+        its module and writes only its own ``training_seconds``. Two at once are safe: each graph's
+        compute and memory are bounded (``artifacts.COST_FACTOR``), far below the grader's; and each gets
+        at most its share of the CPU time left to the checks when it begins, so that together they stay
+        within it."""
+        trainable = []
+        for model, spec in MODELS.items():
+            try:
+                module = self._trainable(model)
+            except Exception:  # noqa: BLE001 - the accuracy check meets the same failure when it asks, as its own
+                continue
+            trainable.append((self.graph(spec).cost.flops * self.settings.accuracy.iterations[model], model, module))
+        for _, model, module in sorted(trainable, key=lambda entry: entry[0], reverse=True):
+            self._trainings[model] = pool.submit(self._train_beside, model, module)
+
+    def _train_beside(self, model: str, module: torch.nn.Module) -> float:
+        return self._train(model, module, self.budget.left() / TRAINING_THREADS)
 
     def _trainable(self, model: str) -> torch.nn.Module:
         spec = MODELS[model]

@@ -7,7 +7,9 @@ import io
 import shutil
 import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
 from .shortage import unconfirmed_note
 from .stages import stage_seconds
+from .training import TRAINING_THREADS
 
 CHECKS_DIR = CHECKS
 # The order in which results are reported: cheap facts first, training last.
@@ -30,7 +33,6 @@ CHECK_FILES = ["check_parameters.py", "check_architecture.py", "check_setup.py",
                "check_accuracy.py"]
 MODEL_NAMES = {key: spec.name for key, spec in MODELS.items()}
 MAX_NOTES, NOTE_CHARS = 30, 300     # what a verdict says besides its checks, bounded after formatting
-TRAINING_THREADS = 2                 # the accuracy trainings at once, each on one thread of its own
 
 
 class _CheckCollector:
@@ -89,22 +91,42 @@ def _reason(excinfo) -> str:
 
 
 def run_checks(context: GradingContext) -> list[CheckResult]:
-    """The checks in this thread, the accuracy trainings beside them (``TRAINING_THREADS``). Every
-    computation runs on one PyTorch thread, so that no figure depends on how many cores the machine
-    has: the order of a sum changes with the threads that share it."""
+    """The checks, in this thread; the accuracy trainings run on ``context.trainer`` once the first
+    accuracy check asks (``GradingContext.accuracy``). A failure's reason comes from its exception
+    (``_CheckCollector``), so pytest formats no traceback (``--tb=no``): formatting one parses source,
+    which a check that failed at the grader's memory bound must not need memory for."""
     collector = _CheckCollector(context)
     args = [*(str(CHECKS_DIR / name) for name in CHECK_FILES), "-q", "-p", "no:cacheprovider", "--assert=plain",
-            "-o", "python_files=check_*.py", "-o", "addopts=", "-W", "ignore"]
+            "--tb=no", "-o", "python_files=check_*.py", "-o", "addopts=", "-W", "ignore"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(args, plugins=[collector])
+    return collector.results
+
+
+@contextlib.contextmanager
+def trainer() -> Iterator[ThreadPoolExecutor]:
+    """The threads of the accuracy trainings, and one PyTorch thread for every computation while the
+    checks run, so that no figure depends on how many cores the machine has (the order of a sum changes
+    with the threads that share it). The threads start, and PyTorch's state in each is made, before the
+    grader's memory bound is set, as its own are (``bounds``): a thread the bound refused would leave a
+    training no one runs."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="training") as pool:
-            context.start_trainings(pool)
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                pytest.main(args, plugins=[collector])
+            ready = threading.Barrier(TRAINING_THREADS + 1)
+            for _ in range(TRAINING_THREADS):
+                pool.submit(_start_thread, ready)
+            ready.wait()
+            yield pool
     finally:
         torch.set_num_threads(threads)
-    return collector.results
+
+
+def _start_thread(ready: threading.Barrier) -> None:
+    weights = torch.rand(64, 64, requires_grad=True)
+    (weights @ weights).relu().sum().backward()
+    ready.wait()   # every thread holds a task until all are started: none is left to start later
 
 
 def _notes(context: GradingContext) -> list[str]:
@@ -150,9 +172,9 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
-        with memory_bound(settings.grader_memory_bytes):
+        with trainer() as pool, memory_bound(settings.grader_memory_bytes):
             context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
-                                     unreadable=unreadable, answer_sources=answers)
+                                     unreadable=unreadable, answer_sources=answers, trainer=pool)
             notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
             checking = time.monotonic()
             checks = run_checks(context)

@@ -11,6 +11,8 @@ from torch import nn
 
 from helpers.data import pixels_to_float
 
+TRAINING_THREADS = 2    # the accuracy trainings at once, each on one thread of its own (``GradingContext.accuracy``)
+
 
 def reinitialise(module: nn.Module, seed: int) -> set[str]:
     """Every parameter and statistic afresh, from a fixed seed, so that the accuracy reflects the

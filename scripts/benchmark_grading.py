@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from baseline_tree import ROOT, checked_out
+
 SUBMISSION = ROOT / "source" / "cnn" / "cnn.ipynb"
 ENV = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
@@ -61,14 +62,8 @@ def print_stages() -> None:
 def baseline_and_ours(revision: str, repeat: int) -> tuple[list[float], list[float]]:
     """Runs of the autograder at ``revision`` and of this tree, alternating, so that both see the same
     machine."""
-    with tempfile.TemporaryDirectory() as scratch:
-        tree = Path(scratch) / "baseline"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), revision], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
-            runs = [(autograder_seconds(1, tree=tree)[0], autograder_seconds(1)[0]) for _ in range(repeat)]
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    with checked_out(revision) as tree:
+        runs = [(autograder_seconds(1, tree=tree)[0], autograder_seconds(1)[0]) for _ in range(repeat)]
     return [base for base, _ in runs], [ours for _, ours in runs]
 
 
@@ -116,10 +111,7 @@ def main() -> None:
           f"isolation overhead {statistics.median(ours) - statistics.median(bare):+.1f} s (target: at most 1 s)")
     print_stages()
     if args.baseline:
-        try:
-            base, again = baseline_and_ours(args.baseline, args.repeat)
-        except subprocess.CalledProcessError as error:
-            sys.exit(f"cannot check out {args.baseline}: {(error.stderr or b'').decode().strip() or error}")
+        base, again = baseline_and_ours(args.baseline, args.repeat)
         base_median, our_median = statistics.median(base), statistics.median(again)
         print(f"baseline {args.baseline}: median {base_median:6.1f} s, this tree {our_median:.1f} s in the same "
               f"runs: ratio {our_median / base_median:.2f} (below 1: faster)")
