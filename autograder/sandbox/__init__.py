@@ -107,7 +107,8 @@ the watchdog counted of the sandbox's own processes (read from ``/proc`` every 5
 processes and the marker included, so never fewer than the kernel counts) stayed below its allowance,
 the grading is run again. A second such run is a grader error, never lost points, where the grader saw
 the machine short of tasks itself (its cgroup's ``pids.events`` counted a refusal, or the room it reads
-each second fell below the allowance); otherwise its verdict stands, with a note. The error text only
+each second, plus the sandbox's own tasks, fell below the allowance); otherwise its verdict stands, with
+a note. The error text only
 triggers this; the counts are the grader's. Code that uses up its allowance in a burst that ends
 between two readings, or forges the error, gets a second run and the verdict its failure earns, never
 points and never a grader error.

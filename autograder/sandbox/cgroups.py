@@ -141,29 +141,28 @@ def controller_folders(controller: str, cgroup: Path, membership: str | None) ->
     return [*v1, cgroup / controller, *v2, cgroup]
 
 
+def _event_count(controller: str, files: tuple[str, ...], key: str, cgroup: Path) -> int | None:
+    """The count ``key`` of the first of ``files`` readable for ``controller`` in this process's cgroup
+    (``controller_folders``): a kernel event counter, "name value" per line; None where there is none."""
+    for folder in controller_folders(controller, cgroup, None):
+        for name in files:
+            text = _text(folder / name)
+            fields = dict(line.split(None, 1) for line in (text or "").splitlines() if len(line.split()) == 2)
+            if fields.get(key, "").isdigit():
+                return int(fields[key])
+    return None
+
+
 def memory_kills(cgroup: Path = ROOT) -> int | None:
     """How many processes the kernel has killed for the memory limit of the cgroup this process is in
     (a container's, as a rule): v2 ``memory.events``, v1 ``memory.oom_control``; None where neither is
     readable. The grader reads it before and after a run, so that a sandbox the container's limit killed
     before the watchdog saw it is reported as out of memory, not as a crash."""
-    for folder in controller_folders("memory", cgroup, None):
-        for name in ("memory.events", "memory.oom_control"):
-            text = _text(folder / name)
-            if text is None:
-                continue
-            fields = dict(line.split(None, 1) for line in text.splitlines() if len(line.split()) == 2)
-            if fields.get("oom_kill", "").isdigit():
-                return int(fields["oom_kill"])
-    return None
+    return _event_count("memory", ("memory.events", "memory.oom_control"), "oom_kill", cgroup)
 
 
 def task_refusals(cgroup: Path = ROOT) -> int | None:
     """How many times the pids limit of the cgroup this process is in (a container's, as a rule) refused a
     new task: ``pids.events``' ``max`` (v1 and v2 alike); None where it is not readable. Like
     ``memory_kills``, the kernel's own count, which nothing in the sandbox can raise without a real refusal."""
-    for folder in controller_folders("pids", cgroup, None):
-        text = _text(folder / "pids.events")
-        fields = dict(line.split(None, 1) for line in (text or "").splitlines() if len(line.split()) == 2)
-        if fields.get("max", "").isdigit():
-            return int(fields["max"])
-    return None
+    return _event_count("pids", ("pids.events",), "max", cgroup)

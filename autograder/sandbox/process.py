@@ -340,20 +340,23 @@ class SandboxProcess:
         """Every 50 ms: wall clock, and the memory of all its processes (resident, page tables and swap,
         plus RAM-backed files and kernel buffers they hold open, plus each second what it stored in
         shared folders or tmpfs, the deleted files it only maps and the kernel's records of its
-        mappings); and the most tasks its processes had at once and the fewest the machine had left (each
-        second), the grader's own readings of whether a refused ``fork`` was the sandbox's doing
-        (``autograder.shortage``). Fails closed: anything going wrong here kills the sandbox."""
+        mappings); and the most tasks its processes had at once and the fewest the machine could have
+        given them in all (each second: the room left plus what they held), the grader's own readings of
+        whether a refused ``fork`` was the sandbox's doing (``autograder.shortage``). Fails closed:
+        anything going wrong here kills the sandbox."""
         stored, checked, over = 0, 0.0, 0
         uid_tasks = self.plan.uid is None and os.geteuid() != 0
         try:
             while self.process.poll() is None:
                 now = time.monotonic()
                 members = self.plan.members(self.process.pid)
-                self.most_tasks = max(self.most_tasks, tasks_in(members))
+                tasks = tasks_in(members)
+                self.most_tasks = max(self.most_tasks, tasks)
                 held = open_in_memory(members)
                 if now - checked > 1.0:
                     stored, checked = self._stored(members, held), now
-                    self.least_room = min(self.least_room, task_headroom(uid_tasks))
+                    # its own tasks count as room: a sandbox cannot make the machine look short by itself
+                    self.least_room = min(self.least_room, task_headroom(uid_tasks) + tasks)
                 resident, files = sum(map(resident_bytes, members)), sum(held.values())
                 # over the limit on two readings in a row: one reading of processes that are changing
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
@@ -417,7 +420,8 @@ class SandboxProcess:
 
     def _tasks_scarce(self) -> bool:
         """Whether the grader saw, on its own readings, that the machine could not give this sandbox all its
-        tasks: the enclosing cgroup's pids limit refused one, or the room left fell below its allowance."""
+        tasks: the enclosing cgroup's pids limit refused one, or the room it had, its own tasks included, fell
+        below its allowance."""
         refusals = task_refusals()
         refused = refusals is not None and self.refusals_before is not None and refusals > self.refusals_before
         return refused or self.least_room < self.limits.processes
