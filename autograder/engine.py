@@ -13,6 +13,7 @@ from .results import Verdict
 from .sandbox.exposure import sensitive_paths
 from .sandbox.isolation import Mode, choose_mode
 from .sandbox.process import SandboxProcess, SandboxRun
+from .sandbox.warm import Zygote
 from .settings import Settings
 from .shortage import confirmed, describe, machine_short
 from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
@@ -20,7 +21,7 @@ from .version import file_sha256, grader_version
 
 
 def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: bool = True,
-          isolation: str = "auto") -> Verdict:
+          isolation: str = "auto", zygote: Zygote | None = None) -> Verdict:
     """Score the notebook at ``path``. A bad submission is a verdict (of 0), never an exception;
     exceptions mean the grader itself cannot run (MNIST missing, no sandbox available).
 
@@ -28,7 +29,8 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     With ``overlap`` the grader loads PyTorch, pytest and MNIST while the student's code runs, which
     saves time when there is a spare core; without it the two processes never hold memory at the
     same time, which halves the peak (small containers). ``isolation`` is a mode of
-    ``sandbox.isolation`` or ``auto`` for the strongest one available.
+    ``sandbox.isolation`` or ``auto`` for the strongest one available. ``zygote``: a warm sandbox to
+    fork the student's process from (a batch's; ``sandbox.warm``).
     """
     settings = settings or Settings()
     require_fresh_process()
@@ -45,7 +47,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     try:
         answers = read_answers(path)
         job = sandbox_job(answers, seed)
-        sandbox = SandboxProcess(job, settings.limits, mode, private)
+        sandbox = SandboxProcess(job, settings.limits, mode, private, zygote)
     except SubmissionError as error:
         unreadable = str(error)
     try:
@@ -64,7 +66,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         raise
     if run is not None:
         run = _unless_machine_short(run, settings.limits.processes,
-                                    lambda: SandboxProcess(job, settings.limits, mode, private))
+                                    lambda: SandboxProcess(job, settings.limits, mode, private, zygote))
     verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
     verdict.details["stages"] = {"grader start": round(ready, 2), **verdict.details["stages"]}
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}

@@ -118,11 +118,12 @@ def main() -> None:
         last = args.jobs[-1]
         if args.baseline:
             with checked_out(args.baseline) as tree:
-                seconds, _ = batch(course, last, course / "grades-baseline.csv", tree)
+                seconds, memory = batch(course, last, course / "grades-baseline.csv", tree)
             rate = args.count / seconds * 60
             same = scores(course / "grades-baseline.csv") == grades[last]
-            print(f"baseline {args.baseline}, --jobs {last}: {rate:5.1f} submissions/minute; this tree "
-                  f"{rates[last] / rate:.2f}x its throughput, {'the same' if same else 'DIFFERENT'} grades")
+            print(f"baseline {args.baseline}, --jobs {last}: {rate:5.1f} submissions/minute, whole batch at once "
+                  f"{memory.total / MB:.0f} MB; this tree {rates[last] / rate:.2f}x its throughput, "
+                  f"{'the same' if same else 'DIFFERENT'} grades")
     first = args.jobs[0]
     for jobs in args.jobs[1:]:
         print(f"--jobs {jobs} vs --jobs {first}: {rates[jobs] / rates[first]:.2f}x the throughput, "

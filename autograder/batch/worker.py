@@ -22,6 +22,9 @@ from ..context import MnistTensors
 from ..engine import grade
 from ..failures import report
 from ..results import write_json_atomically
+from ..sandbox.isolation import Mode, choose_mode
+from ..sandbox.warm import WarmSandbox
+from ..settings import Settings
 
 
 def main() -> None:
@@ -29,10 +32,20 @@ def main() -> None:
     isolation = sys.argv[1] if len(sys.argv) > 1 else "auto"
     log_folder = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     mnist = MnistTensors()
+    warm = WarmSandbox(Settings().limits)
+    try:
+        serve(replies, isolation, log_folder, mnist, warm)
+    finally:
+        warm.close()
+
+
+def serve(replies, isolation: str, log_folder: Path | None, mnist: MnistTensors, warm: WarmSandbox) -> None:
+    """Grade each request on stdin until it ends or this process is spent."""
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation).gradescope()
+            zygote = warm.get() if choose_mode(isolation) == Mode.BUBBLEWRAP else None
+            results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation, zygote=zygote).gradescope()
             write_json_atomically(Path(request["results"]), results)
             reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only

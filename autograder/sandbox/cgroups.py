@@ -105,7 +105,12 @@ def empty(group: Path) -> None:
 
 def join(group: Path) -> None:
     """Move the calling process into ``group`` (run in the sandbox's child before it execs)."""
-    _write(group / "cgroup.procs", str(os.getpid()))
+    join_process(group, os.getpid())
+
+
+def join_process(group: Path, pid: int) -> None:
+    """Move process ``pid`` into ``group`` (a warm sandbox's child, before it reads its job)."""
+    _write(group / "cgroup.procs", str(pid))
 
 
 def ran_out_of_memory(group: Path | None) -> bool:

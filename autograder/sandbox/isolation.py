@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -67,6 +67,9 @@ class Plan:
     members: Callable[[int], list[int]] = field(repr=False, default=lambda pid: [pid])
     stored: Callable[[int], int] = field(repr=False, default=lambda pid: 0)   # bytes it keeps in RAM or shared folders
     ruleset: int | None = None              # a Landlock ruleset the sandbox enforces on itself (user mode)
+    uncounted_tasks: int = 0                # tasks the kernel counts against it that ``members`` leaves out
+    # memory charged to it besides its processes' own (given ``members``): see ``warm.py``
+    charged_besides: Callable[[list[int]], int] = field(repr=False, default=lambda members: 0)
 
 
 def is_root() -> bool:
@@ -124,6 +127,17 @@ def processes_of(uid: int, namespace: str | None = None) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def tasks_in(pids: Iterable[int]) -> int:
+    """Processes and threads of ``pids`` together (what RLIMIT_NPROC and ``pids.max`` count; a process
+    that exited and was not yet reaped still counts, as it does for the kernel); 0 for those gone."""
+    count = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, StopIteration, ValueError):
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            count += int(next(line for line in status if line.startswith("Threads:")).split()[1])
+    return count
 
 
 def kill_user(uid: int, namespace: str | None) -> int:
@@ -366,13 +380,15 @@ def _bind_readonly(paths: list[str], covered: list[str]) -> list[str]:
 
 
 def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int | None,
-                    scratch_bytes: int, processes: int = 64) -> list[str]:
+                    scratch_bytes: int, processes: int = 64, warm: int | None = None) -> list[str]:
     """The ``bwrap`` command line that runs ``harness`` confined (see the package docstring). In a user
-    namespace (``uid`` None) the harness limits its own namespace to ``processes`` tasks, first thing."""
+    namespace (``uid`` None) the harness limits its own namespace to ``processes`` tasks, first thing.
+    With ``warm``, the harness is the warm sandbox (``harness/zygote.py``), whose children each get
+    ``warm`` tasks in user namespaces of their own (so it may nest them; its children's filter may not)."""
     args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
     if uid is None:  # unprivileged grader: a user namespace, which the harness may not nest
-        args += ["--unshare-user", "--disable-userns"]
+        args += ["--unshare-user"] + (["--disable-userns"] if warm is None else [])
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += _system_binds()
@@ -386,12 +402,13 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
     args += _bind_readonly(_python_paths(), covered=["/usr"])
     args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
     command = [interpreter(), "-I", f"{WORK}/harness/__main__.py"]
+    role = [] if warm is None else ["--zygote", str(warm)]
     if uid is not None:  # root grader: the harness drops to its own uid, with no capability left
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
                  "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                 "--bounding-set=-all", "--no-new-privs", *command]
+                 "--bounding-set=-all", "--no-new-privs", *command, *role]
     else:
-        args += ["--", *command, "--processes", str(processes)]
+        args += ["--", *command, "--processes", str(processes), *role]
     return args
 
 
@@ -475,8 +492,10 @@ def _environment(home: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int, processes: int = 64) -> Iterator[Plan]:
-    """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files."""
+def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int, processes: int = 64,
+            warm: int | None = None) -> Iterator[Plan]:
+    """Set up one sandbox of ``mode``; on exit, kill whatever it left running and remove its files.
+    ``warm``: the warm sandbox (bubblewrap only; see ``bubblewrap_argv``)."""
     with contextlib.ExitStack() as stack:
         uid = stack.enter_context(sandbox_uid()) if is_root() and mode != Mode.NONE else None
         if uid is not None and mode == Mode.USER:  # in reverse: kill its processes, then remove what they left
@@ -485,7 +504,7 @@ def confine(mode: Mode, harness: Path, helpers: Path, scratch_bytes: int, proces
         if mode == Mode.BUBBLEWRAP:
             env = _environment(WORK)
             who = f"uid {uid}" if uid is not None else "a user namespace"
-            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes, processes), "/", {}, uid,
+            yield Plan(mode, bubblewrap_argv(harness, helpers, env, uid, scratch_bytes, processes, warm), "/", {}, uid,
                        f"bubblewrap: private PID, network and IPC namespaces, read-only Python, "
                        f"{scratch_bytes // 1024**2} MB tmpfs, {who}", process_tree, tmpfs_bytes)
             return

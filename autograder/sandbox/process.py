@@ -20,13 +20,15 @@ from pathlib import Path
 
 from ..failures import GraderError
 from ..paths import HARNESS, HELPERS
-from . import landlock
-from .cgroups import group_for, join, memory_kills, ran_out_of_memory, task_refusals
+from .cgroups import group_for, join_process, memory_kills, ran_out_of_memory, task_refusals
 from .channel import ChannelReader
 from .exposure import refuse_if_exposed
-from .harness.contract import CHANNEL_FD, COMPLETE_MARK
+from .harness.contract import COMPLETE_MARK
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
-from .isolation import Mode, Plan, confine, die_with_grader, file_bytes, process_tree, processes_of
+from .harness.zygote import SETUP_EXIT
+from .isolation import Mode, confine, file_bytes, process_tree, processes_of, tasks_in
+from .launch import limit_process, start_confined
+from .warm import WarmChild, Zygote, ZygoteBroken
 
 _SANDBOXES = itertools.count()  # names this process's sandbox cgroups apart
 # The sandbox's first half second is bubblewrap setting up and Python starting, before any student code
@@ -93,11 +95,6 @@ def resident_bytes(pid: int) -> int:
     except OSError:
         return 0
     return total
-
-
-def tree_resident_bytes(pid: int) -> int:
-    """Memory of ``pid`` and all its descendants together, as ``resident_bytes`` counts it."""
-    return sum(map(resident_bytes, process_tree(pid)))
 
 
 def _sysctl(name: str, default: int) -> int:
@@ -216,17 +213,6 @@ def mapped_file_bytes(pids: list[int], held: Iterable[tuple[int, int]]) -> int:
     return total
 
 
-def tasks_in(pids: Iterable[int]) -> int:
-    """Processes and threads of ``pids`` together (what RLIMIT_NPROC and ``pids.max`` count; a process
-    that exited and was not yet reaped still counts, as it does for the kernel); 0 for those gone."""
-    count = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, StopIteration, ValueError):
-            status = Path(f"/proc/{pid}/status").read_text().splitlines()
-            count += int(next(line for line in status if line.startswith("Threads:")).split()[1])
-    return count
-
-
 def task_headroom(uid_tasks: bool) -> int:
     """How many more tasks the machine would start for the grader now: its task table (``threads-max``)
     and process ids (``pid_max``) less every task running (``/proc/loadavg``), and with ``uid_tasks`` (a
@@ -243,54 +229,15 @@ def task_headroom(uid_tasks: bool) -> int:
     return room
 
 
-def _process_limit(limits: Limits, plan: Plan) -> int:
-    """``RLIMIT_NPROC`` for the process that starts the sandbox. The kernel counts it per uid: with a uid
-    of its own, the sandbox's allowance; in bubblewrap's user namespace the grader's own ceiling, since
-    the harness sets the sandbox's allowance inside the namespace, where only its tasks count (the
-    namespace takes this value as the most its tasks may add to the grader's uid); unconfined
-    (``none``), the grader's uid on top of what it already runs, which later load eats into."""
-    if plan.uid is not None:
-        return limits.processes
-    if plan.mode == Mode.BUBBLEWRAP:
-        return resource.getrlimit(resource.RLIMIT_NPROC)[1]
-    return tasks_in(processes_of(os.getuid())) + limits.processes
-
-
-def _limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
-    """Runs in the child before exec, as the grader's user: join the sandbox's cgroup, set the rlimits,
-    then (separate-user mode) drop to the sandbox's uid, and ask to die with the grader (that request
-    does not survive a change of uid, so it comes last)."""
-    processes = _process_limit(limits, plan)
-
-    def apply() -> None:
-        if cgroup is not None:
-            join(cgroup)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))   # POSIX message queues: kernel memory
-        resource.setrlimit(resource.RLIMIT_SIGPENDING, (limits.pending_signals, limits.pending_signals))
-        if plan.mode == Mode.USER:
-            assert plan.uid is not None
-            os.setgroups([])
-            os.setresgid(plan.uid, plan.uid, plan.uid)
-            os.setresuid(plan.uid, plan.uid, plan.uid)
-        if plan.ruleset is not None:
-            landlock.enforce(plan.ruleset)
-        die_with_grader()
-    return apply
-
-
 class SandboxProcess:
     """A running sandbox. A watchdog thread enforces the time and memory limits, so the grader can
     prepare (imports, data) while the student's code runs."""
 
     def __init__(self, job: dict, limits: Limits, isolation: Mode = Mode.BUBBLEWRAP,
-                 private: Sequence[Path] = ()) -> None:
+                 private: Sequence[Path] = (), zygote: Zygote | None = None) -> None:
         """``private``: what the sandbox must not read; where only permissions and Landlock guard it (the
-        separate-user mode), the sandbox does not start until a probe as its uid proved it unreadable."""
+        separate-user mode), the sandbox does not start until a probe as its uid proved it unreadable.
+        ``zygote``: a warm sandbox to fork from (bubblewrap only); a cold one starts where it cannot."""
         self.limits = limits
         self.folder = Path(tempfile.mkdtemp(prefix="grade-received-"))  # mode 700, the grader's alone
         self._confinement = contextlib.ExitStack()
@@ -300,16 +247,19 @@ class SandboxProcess:
         self.refusals_before = task_refusals()
         self.most_tasks, self.least_room = 0, BEYOND_ANY_LIMIT
         self.started = time.monotonic()
+        self.process: subprocess.Popen | WarmChild
+        job = dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
+                   output_limit=limits.output_chars)
         try:
-            self.plan: Plan = self._confinement.enter_context(
-                confine(isolation, HARNESS, HELPERS, limits.scratch_bytes, limits.processes))
             self.cgroup = self._confinement.enter_context(
                 group_for(f"{os.getpid()}-{next(_SANDBOXES)}", limits.memory_bytes, limits.processes))
-            if self.plan.mode == Mode.USER:
-                refuse_if_exposed(list(private), self.plan.uid, self.plan.cwd, self.plan.env,
-                                  _limit_process(limits, self.plan, None))
-            self._start(dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
-                             output_limit=limits.output_chars))
+            if not (zygote is not None and isolation == Mode.BUBBLEWRAP and self._start_warm(job, zygote)):
+                self.plan = self._confinement.enter_context(
+                    confine(isolation, HARNESS, HELPERS, limits.scratch_bytes, limits.processes))
+                if self.plan.mode == Mode.USER:
+                    refuse_if_exposed(list(private), self.plan.uid, self.plan.cwd, self.plan.env,
+                                      limit_process(limits, self.plan, None))
+                self._start(job)
         except BaseException:
             self._confinement.close()
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -318,16 +268,39 @@ class SandboxProcess:
         self.watchdog.start()
 
     def _start(self, job: dict) -> None:
+        """A cold sandbox: start the confined harness."""
+        self._hand_over(job, lambda job_in, out, err, write_end: start_confined(
+            self.plan, self.limits, write_end, job_in, out, err, self.cgroup))
+
+    def _start_warm(self, job: dict, zygote: Zygote) -> bool:
+        """A child of the warm sandbox, moved into this sandbox's cgroup before it reads its job; False
+        (and the zygote marked broken) where the zygote cannot give one."""
+        self.plan = zygote.plan
+
+        def fork(job_in: int, out, err, write_end: int) -> WarmChild:
+            child = zygote.fork([job_in, out.fileno(), err.fileno(), write_end])
+            if self.cgroup is not None:
+                for pid in process_tree(child.pid):
+                    join_process(self.cgroup, pid)
+            return child
+        try:
+            self._hand_over(job, fork)
+        except ZygoteBroken:
+            zygote.broken = True
+            return False
+        return True
+
+    def _hand_over(self, job: dict, start) -> None:
+        """Start the harness with ``start(job_in, stdout, stderr, channel)``, then send it its job."""
         read_end, write_end = os.pipe()
         job_in, job_out = os.pipe()
         try:
             with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
-                self.process = subprocess.Popen(
-                    self.plan.argv, cwd=self.plan.cwd, env=self.plan.env, stdin=job_in, stdout=out, stderr=err,
-                    pass_fds=(CHANNEL_FD,),  # the pipe's end is moved there before the other fds close
-                    preexec_fn=_channel_on_fd3(write_end, _limit_process(self.limits, self.plan, self.cgroup)),
-                    start_new_session=True,
-                )
+                self.process = start(job_in, out, err, write_end)
+        except BaseException:
+            os.close(read_end)
+            os.close(job_out)
+            raise
         finally:
             os.close(write_end)
             os.close(job_in)
@@ -350,14 +323,15 @@ class SandboxProcess:
             while self.process.poll() is None:
                 now = time.monotonic()
                 members = self.plan.members(self.process.pid)
-                tasks = tasks_in(members)
+                tasks = tasks_in(members) + self.plan.uncounted_tasks
                 self.most_tasks = max(self.most_tasks, tasks)
                 held = open_in_memory(members)
                 if now - checked > 1.0:
                     stored, checked = self._stored(members, held), now
                     # its own tasks count as room: a sandbox cannot make the machine look short by itself
                     self.least_room = min(self.least_room, task_headroom(uid_tasks) + tasks)
-                resident, files = sum(map(resident_bytes, members)), sum(held.values())
+                resident = sum(map(resident_bytes, members)) + self.plan.charged_besides(members)
+                files = sum(held.values())
                 # over the limit on two readings in a row: one reading of processes that are changing
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
                 if resident + files + stored > self.limits.memory_bytes:
@@ -383,8 +357,11 @@ class SandboxProcess:
         """Stop the sandbox and everything it started."""
         if self.process.poll() is None:
             self.ended = why
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            if isinstance(self.process, WarmChild):
+                self.process.kill()
+            else:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
     def wait(self) -> SandboxRun:
@@ -460,6 +437,8 @@ def _start_failure(folder: Path, returncode: int | None) -> str:
     said = " | ".join(text.splitlines()[-4:])[-400:] or f"it printed nothing and exited with status {returncode}"
     if returncode == UNFILTERED_EXIT:
         return "the sandbox refused to start without its system-call filter: " + said
+    if returncode == SETUP_EXIT:
+        return "the warm sandbox could not set up the submission's process: " + said
     if returncode in (126, 127) or text.startswith(("bwrap:", "setpriv:")):
         return "the sandbox could not start Python: " + said
     return ""
@@ -471,13 +450,3 @@ def _says_complete(report: Path) -> bool:
         return report.stat().st_size < 64 * 1024**2 and report.read_bytes().endswith(COMPLETE_MARK)
     except OSError:
         return False
-
-
-def _channel_on_fd3(write_end: int, then):
-    """Put the channel's write end on file descriptor 3 in the child, whatever number it had."""
-    def apply() -> None:
-        if write_end != CHANNEL_FD:
-            os.dup2(write_end, CHANNEL_FD)
-        os.set_inheritable(CHANNEL_FD, True)
-        then()
-    return apply

@@ -249,7 +249,7 @@ def leftovers() -> dict[str, list]:
                 owner = entry.lstat().st_uid
             except OSError:
                 continue
-            if owner in SANDBOX_UIDS or entry.name.startswith(("daemon-marker", "grade-sandbox-", "grade-received-")):
+            if owner in SANDBOX_UIDS or entry.name.startswith(("daemon-marker", "grade-sandbox-", "grade-received-", "grade-zygote-")):
                 files.append(str(entry))
     return {"processes": processes, "files": files}
 

@@ -32,10 +32,11 @@ time.sleep({sleep})
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["bubblewrap", "warm"])
 @pytest.mark.parametrize("fill", [True, False])
-def test_bubblewrap_tmpfs_folders_count_as_memory(fill):
+def test_bubblewrap_tmpfs_folders_count_as_memory(mode, fill):
     code = FILL.format(folders=["/sandbox", "/tmp", "/dev/shm"] if fill else [], sleep=20)
-    _, run = run_cell(code, "bubblewrap", Limits(total_seconds=15, cell_seconds=30, memory_bytes=900 * MB))
+    _, run = run_cell(code, mode, Limits(total_seconds=15, cell_seconds=30, memory_bytes=900 * MB))
     assert run.ended == ("ran out of memory" if fill else "timed out")
 
 
@@ -116,7 +117,7 @@ time.sleep(20)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["bubblewrap", "user"])
+@pytest.mark.parametrize("mode", ["bubblewrap", "warm", "user"])
 @pytest.mark.parametrize("pairs", [50, 3])
 def test_kernel_buffers_of_sockets_and_pipes_count(mode, pairs):
     _, run = run_cell(QUEUED.format(pairs=pairs), mode,
@@ -189,10 +190,10 @@ time.sleep(20)
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("mode", "code"), [
-    ("bubblewrap", PAGE_TABLES), ("user", PAGE_TABLES), ("user", ALLOCATED), ("user", MAPPED),
-    ("bubblewrap", INODES), ("bubblewrap", EPOLL), ("user", EPOLL)],
-    ids=["page-tables-bubblewrap", "page-tables-user", "allocated-user", "mapped-deleted-user", "inodes-bubblewrap",
-         "epoll-watches-bubblewrap", "epoll-watches-user"])
+    ("bubblewrap", PAGE_TABLES), ("warm", PAGE_TABLES), ("user", PAGE_TABLES), ("user", ALLOCATED),
+    ("user", MAPPED), ("bubblewrap", INODES), ("warm", INODES), ("bubblewrap", EPOLL), ("user", EPOLL)],
+    ids=["page-tables-bubblewrap", "page-tables-warm", "page-tables-user", "allocated-user", "mapped-deleted-user",
+         "inodes-bubblewrap", "inodes-warm", "epoll-watches-bubblewrap", "epoll-watches-user"])
 def test_memory_outside_resident_sizes_counts(mode, code):
     _, run = run_cell(code, mode, Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
     assert run.ended == "ran out of memory", (run.ended, run.memory_seen, run.stderr_tail)

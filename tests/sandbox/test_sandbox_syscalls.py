@@ -109,7 +109,7 @@ def test_the_filter_refuses_every_listed_call_in_every_mode(mode):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ("bubblewrap", "user"))
+@pytest.mark.parametrize("mode", ("bubblewrap", "warm", "user"))
 def test_children_inherit_the_filter(mode):
     child = ("import socket\ntry:\n    socket.socket(socket.AF_INET)\n    print('open')\n"
              "except OSError as e:\n    print(e.errno)")

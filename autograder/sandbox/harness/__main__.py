@@ -5,18 +5,29 @@ the folder is put back explicitly, and nothing else.
 ``--processes N`` (bubblewrap in a user namespace): the harness sets its own ``RLIMIT_NPROC`` to N first,
 before any thread exists, so that the kernel counts it against the tasks of the sandbox's user
 namespace alone, not those of every process the grader's user runs (see the package's theory of
-operation); no process in the namespace can raise it again."""
+operation); no process in the namespace can raise it again.
+
+``--zygote N``: the warm sandbox (``zygote``): control socket on file descriptor 3, each child limited to
+N tasks in a user namespace of its own."""
 
 import os
 import resource
 import sys
 
-if sys.argv[1:2] == ["--processes"]:
-    _PROCESSES = int(sys.argv[2])
+arguments = sys.argv[1:]
+if arguments[:1] == ["--processes"]:
+    _PROCESSES = int(arguments[1])
     resource.setrlimit(resource.RLIMIT_NPROC, (_PROCESSES, _PROCESSES))
+    arguments = arguments[2:]
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness.runner import main  # importable through the path above
+if arguments[:1] == ["--zygote"]:
+    from harness.contract import CHANNEL_FD
+    from harness.zygote import serve
 
-main()
+    serve(CHANNEL_FD, int(arguments[1]))
+else:
+    from harness.runner import main  # importable through the path above
+
+    main()

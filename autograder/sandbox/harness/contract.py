@@ -19,6 +19,11 @@ RECORD_NAME = re.compile(r"[a-z0-9_]{1,40}\.(json|pt|" + "|".join(GRAPH_PARTS) +
 REPORT = "report.json"
 OPTIMIZER_STEP = "optimizer_step.pt"
 
+# ---- the warm sandbox (``zygote``): grader -> zygote ----
+ZYGOTE_FDS = 4                      # sent with each fork: the job, stdout, stderr, the channel
+ZYGOTE_TASKS = 2                    # the zygote and a child's middle process, besides the child's own
+WARM_FOLDERS = ("/sandbox", "/tmp", "/dev/shm")   # the writable folders, emptied before each fork
+
 
 def loop_trace_record(epochs: int) -> str:
     """The probe network's state at each pass over and each batch drawn from the loaders (``TRACE_*``)."""

@@ -1,0 +1,200 @@
+"""The grader's end of the warm sandbox (``harness/zygote.py``): start it, ask it for a child per
+submission, and watch that child as ``process.SandboxProcess`` watches a cold one.
+
+A batch worker grades one submission after another; a cold sandbox spends some seconds of CPU starting
+Python and importing PyTorch for each. The zygote does that once, confined by the same bubblewrap command
+line, and forks each submission into a user and PID namespace of its own. It is used where bubblewrap is,
+and only where it proves it can set up a child; whenever it cannot (it refused, stopped, or found its own
+state changed), the submission runs in a cold sandbox and the next one gets a new zygote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..failures import GraderError
+from ..paths import HARNESS, HELPERS
+from .harness.contract import ZYGOTE_FDS, ZYGOTE_TASKS
+from .isolation import Mode, Plan, child_pids, confine, process_tree, tmpfs_bytes
+from .launch import start_confined
+
+if TYPE_CHECKING:
+    from .process import Limits
+
+READY_SECONDS = 120.0   # warming up imports PyTorch and traces a model once
+FORK_SECONDS = 10.0     # a fork answers at once; a zygote that does not is broken
+
+
+def file_resident_bytes(pid: int) -> int:
+    """The file pages (libraries, mostly) ``pid`` has resident; 0 once it is gone.
+
+    A forked child shares the zygote's pages, but its resident size counts a file page only once it
+    touches it, where a cold harness counts every library page its imports touched. So that a submission
+    has the same room under the memory limit either way, a warm child is charged the zygote's file pages
+    that it has not touched itself."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) * 1024 for line in status if line.startswith("RssFile:")), 0)
+    except (OSError, ValueError):
+        return 0
+
+
+class ZygoteBroken(GraderError):
+    """The warm sandbox cannot give a child (it never started, ended, or refused): run cold instead."""
+
+
+class Zygote:
+    """A running warm sandbox; ``fork`` gives a ``WarmChild`` per submission, one at a time."""
+
+    def __init__(self, limits: Limits) -> None:
+        """``limits``: those of each child; the zygote and the middle processes get their tasks on top."""
+        self.folder = Path(tempfile.mkdtemp(prefix="grade-zygote-"))
+        self._confinement = contextlib.ExitStack()
+        self._buffer = b""
+        self.broken = False
+        try:
+            plan = self._confinement.enter_context(confine(
+                Mode.BUBBLEWRAP, HARNESS, HELPERS, limits.scratch_bytes, limits.processes + ZYGOTE_TASKS,
+                warm=limits.processes))
+            ours, theirs = socket.socketpair()
+            self.control = ours
+            with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
+                self.process = start_confined(plan, replace(limits, processes=limits.processes + ZYGOTE_TASKS),
+                                              theirs.fileno(), subprocess.DEVNULL, out, err)
+            theirs.close()
+            if self._line(READY_SECONDS) != b"ready":
+                raise ZygoteBroken(f"the warm sandbox did not start: {self._last_words()}")
+            leaves = [pid for pid in process_tree(self.process.pid) if not child_pids(pid)]
+            if len(leaves) != 1:
+                raise ZygoteBroken("the warm sandbox's process could not be told apart")
+            self.pid = leaves[0]
+        except BaseException:
+            self.close()
+            raise
+        libraries = file_resident_bytes(self.pid)
+        self.plan = Plan(plan.mode, [], "/", {}, plan.uid,
+                         plan.description + "; warm: forked from a zygote into user and PID namespaces of its own",
+                         members=lambda middle: process_tree(middle)[1:],
+                         stored=lambda _: tmpfs_bytes(self.process.pid), uncounted_tasks=1,
+                         charged_besides=lambda members: max(0, libraries - file_resident_bytes(members[0]))
+                         if members else 0)
+
+    def _line(self, seconds: float | None) -> bytes:
+        """The zygote's next line, b"" when it ended or said nothing for ``seconds``."""
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([self.control], [], [], seconds)
+            chunk = self.control.recv(256) if ready else b""
+            if not chunk:
+                return b""
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def _last_words(self) -> str:
+        with contextlib.suppress(OSError):
+            text = (self.folder / "stderr.txt").read_bytes()[-400:].decode("utf-8", "replace").strip()
+            return " | ".join(text.splitlines()[-3:]) or "it printed nothing"
+        return "it printed nothing"
+
+    def usable(self) -> bool:
+        return not self.broken and self.process.poll() is None
+
+    def fork(self, descriptors: list[int]) -> WarmChild:
+        """A child running as a harness with ``descriptors`` (job, stdout, stderr, channel) as its 0-3."""
+        assert len(descriptors) == ZYGOTE_FDS
+        try:
+            socket.send_fds(self.control, [b"fork"], descriptors)
+        except OSError as error:
+            raise ZygoteBroken(f"the warm sandbox is gone: {error}") from error
+        if self._line(FORK_SECONDS) != b"started":
+            raise ZygoteBroken(f"the warm sandbox gave no child: {self._last_words()}")
+        middles = child_pids(self.pid)
+        if len(middles) != 1:
+            raise ZygoteBroken("the warm sandbox's child could not be found")
+        return WarmChild(self, middles[0])
+
+    def close(self) -> None:
+        """Stop the zygote and everything under it, and remove its traces."""
+        with contextlib.suppress(AttributeError, OSError):
+            self.control.close()
+        process = getattr(self, "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self._confinement.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class WarmChild:
+    """One submission's child, with what ``SandboxProcess`` asks of a ``subprocess.Popen``: its pid on this
+    side (the middle process: its tree holds the child and all the child started), ``poll``, ``wait``
+    and ``kill``. Its status comes from the zygote, which is its parent."""
+
+    def __init__(self, zygote: Zygote, pid: int) -> None:
+        self.zygote, self.pid = zygote, pid
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+        threading.Thread(target=self._await_end, daemon=True).start()
+
+    def _await_end(self) -> None:
+        line = self.zygote._line(None)
+        if line.startswith(b"ended "):
+            self.returncode = int(line.split()[1])
+        else:  # the zygote itself ended: whatever ran under it was killed with it
+            self.returncode = -signal.SIGKILL
+            self.zygote.broken = True
+        self._ended.set()
+
+    def poll(self) -> int | None:
+        return self.returncode if self._ended.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired("warm sandbox child", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the middle process and its child, whose PID namespace takes everything else with it."""
+        for pid in process_tree(self.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+
+class WarmSandbox:
+    """A batch worker's zygote: started when first needed, replaced when it broke, given up for good where
+    it cannot start (no user namespaces for its children, say); ``None`` then, and gradings run cold."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.zygote: Zygote | None = None
+        self.why_cold = ""
+
+    def get(self) -> Zygote | None:
+        if self.zygote is not None and not self.zygote.usable():
+            self.zygote.close()
+            self.zygote = None
+        if self.zygote is None and not self.why_cold:
+            try:
+                self.zygote = Zygote(self.limits)
+            except (GraderError, OSError) as error:
+                self.why_cold = str(error)
+        return self.zygote
+
+    def close(self) -> None:
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
