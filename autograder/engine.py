@@ -12,7 +12,7 @@ from .failures import GraderError
 from .results import Verdict
 from .sandbox.exposure import sensitive_paths
 from .sandbox.isolation import Mode, choose_mode
-from .sandbox.process import SandboxProcess, SandboxRun
+from .sandbox.process import SandboxProcess, SandboxRun, WarmSandboxLost
 from .sandbox.warm import Zygote
 from .settings import Settings
 from .shortage import confirmed, describe, machine_short
@@ -50,8 +50,15 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         sandbox = SandboxProcess(job, settings.limits, mode, private, zygote)
     except SubmissionError as error:
         unreadable = str(error)
+    def finish(sandbox: SandboxProcess) -> SandboxRun:
+        """The run, or where the warm sandbox failed under it (never the submission's doing), a cold run."""
+        try:
+            return sandbox.wait()
+        except WarmSandboxLost:
+            return SandboxProcess(job, settings.limits, mode, private).wait()
+
     try:
-        run = sandbox.wait() if sandbox and not overlap else None
+        run = finish(sandbox) if sandbox and not overlap else None
         from .context import MnistTensors
         from .scoring import score
 
@@ -59,7 +66,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         mnist.load()
         ready = time.monotonic() - started
         if sandbox and overlap:
-            run = sandbox.wait()
+            run = finish(sandbox)
     except BaseException:
         if sandbox:
             sandbox.discard()

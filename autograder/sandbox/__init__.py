@@ -42,6 +42,36 @@ Two processes take part in grading one submission.
   its mappings; plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
   GPU, no data.
 
+The warm sandbox (batches)
+--------------------------
+A batch worker grades one submission after another, and a cold harness spends seconds of CPU on starting
+Python and importing PyTorch each time. There, with bubblewrap, the worker keeps a *zygote*
+(``harness/zygote.py``, grader side ``warm.py``): a harness started by the same bubblewrap command line
+(without ``--disable-userns``), which imports PyTorch, torchvision, the export machinery and the course's
+``helpers``, traces one tiny model, and then only forks. It never runs student code and never reads a job.
+For each submission it receives four descriptors (job, stdout, stderr, channel) on its control socket
+and forks a middle process, which takes them as 0-3, closes everything else, and enters a new user
+namespace (its uid and gid mapped to themselves, ``setgroups`` denied) and a new PID namespace; its
+child, pid 1 there, drops every capability the new namespace gave it (bounding and ambient sets too,
+checked), sets its process limit inside its own user namespace, installs the filter and runs the job as
+a cold harness does. What one submission leaves cannot reach the next:
+
+* its processes die with its PID namespace when its pid 1 ends or is killed; it cannot name the zygote,
+  the middle process or any other process (``kill(-1)`` reaches only its own);
+* the zygote empties ``/sandbox``, ``/tmp`` and ``/dev/shm`` before each fork, whatever their modes;
+* the zygote is not dumpable, so no child may open its ``/proc`` files (``mem`` included), and the filter
+  refuses ``ptrace`` and ``process_vm_writev``: its memory is only ever copied;
+* before each fork the zygote compares its limits, priority, CPU affinity and thread count with what they
+  were once warm, and stops if anything changed; the worker then starts a new one.
+
+The kernel uid is the same for every child of one zygote (they run one at a time); the network, IPC
+and UTS namespaces are the zygote's, where a child's sockets and names die with its processes and the
+filter refuses System V IPC and host names. The watchdog counts the child's processes (not the zygote's)
+plus the middle process's task, and charges the child the library pages of the zygote it has not
+touched itself, so that the memory limit leaves the room a cold harness has. Wherever the zygote cannot
+start or fork, the submission runs in a cold sandbox. ``tests/sandbox/test_warm_sandbox.py`` grades a
+submission that poisons everything it can reach, then a correct one that checks for each effect.
+
 Host-wide tables and kernel charges
 -----------------------------------
 The kernel keeps some counts for the whole machine; a sandbox that filled one would starve every other

@@ -39,6 +39,7 @@ class Mode(str, Enum):
 
 MODES = tuple(mode.value for mode in Mode)
 WORK = "/sandbox"                          # the harness's working folder inside bubblewrap
+CODE = "/grading"                          # where the harness and helpers lie inside bubblewrap, read-only
 SANDBOX_UIDS = range(64000, 64064)          # one per sandbox running at the same time on this machine
 UID_LOCKS = (Path("/run/lock/autograder-sandbox") if Path("/run/lock").is_dir()
              else Path(tempfile.gettempdir()) / ".autograder-sandbox")
@@ -397,11 +398,12 @@ def bubblewrap_argv(harness: Path, helpers: Path, env: dict[str, str], uid: int 
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(scratch_bytes // 4), "--tmpfs", "/tmp",
              "--perms", "0777", "--size", str(scratch_bytes), "--tmpfs", WORK,
-             "--ro-bind", str(harness), f"{WORK}/harness", "--ro-bind", str(helpers), f"{WORK}/helpers"]
+             "--perms", "0755", "--dir", CODE,
+             "--ro-bind", str(harness), f"{CODE}/harness", "--ro-bind", str(helpers), f"{CODE}/helpers"]
     # Python last, so that none of the sandbox's own mounts hides it (a venv under /tmp, /dev/shm ...)
     args += _bind_readonly(_python_paths(), covered=["/usr"])
     args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
-    command = [interpreter(), "-I", f"{WORK}/harness/__main__.py"]
+    command = [interpreter(), "-I", f"{CODE}/harness/__main__.py"]
     role = [] if warm is None else ["--zygote", str(warm)]
     if uid is not None:  # root grader: the harness drops to its own uid, with no capability left
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",

@@ -23,10 +23,10 @@ from ..paths import HARNESS, HELPERS
 from .cgroups import group_for, join_process, memory_kills, ran_out_of_memory, task_refusals
 from .channel import ChannelReader
 from .exposure import refuse_if_exposed
-from .harness.contract import COMPLETE_MARK
+from .harness.contract import COMPLETE_MARK, JOB_START
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
 from .harness.zygote import SETUP_EXIT
-from .isolation import Mode, confine, file_bytes, process_tree, processes_of, tasks_in
+from .isolation import Mode, confine, file_bytes, processes_of, tasks_in
 from .launch import limit_process, start_confined
 from .warm import WarmChild, Zygote, ZygoteBroken
 
@@ -246,6 +246,7 @@ class SandboxProcess:
         self.kills_before = memory_kills()   # the enclosing cgroup's count (a container's limit)
         self.refusals_before = task_refusals()
         self.most_tasks, self.least_room = 0, BEYOND_ANY_LIMIT
+        self.grace = 0.0 if zygote is not None else STARTING_SECONDS   # a warm child runs student code at once
         self.started = time.monotonic()
         self.process: subprocess.Popen | WarmChild
         job = dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
@@ -279,9 +280,8 @@ class SandboxProcess:
 
         def fork(job_in: int, out, err, write_end: int) -> WarmChild:
             child = zygote.fork([job_in, out.fileno(), err.fileno(), write_end])
-            if self.cgroup is not None:
-                for pid in process_tree(child.pid):
-                    join_process(self.cgroup, pid)
+            if self.cgroup is not None:   # before the job's first byte: its child will start in the cgroup
+                join_process(self.cgroup, child.pid)
             return child
         try:
             self._hand_over(job, fork)
@@ -306,7 +306,7 @@ class SandboxProcess:
             os.close(job_in)
         self.channel = ChannelReader(read_end, self.folder)
         with contextlib.suppress(BrokenPipeError):  # a harness that died at once reads no job
-            os.write(job_out, json.dumps(job).encode())
+            os.write(job_out, JOB_START + json.dumps(job).encode())
         os.close(job_out)
 
     def _watch(self) -> None:
@@ -336,7 +336,7 @@ class SandboxProcess:
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
                 if resident + files + stored > self.limits.memory_bytes:
                     stored, checked = self._stored(members, held), now   # never judge on a stale count
-                starting = now - self.started < STARTING_SECONDS
+                starting = now - self.started < self.grace
                 over = over + 1 if resident + files + stored > self.limits.memory_bytes and not starting else 0
                 if now - self.started > self.limits.total_seconds:
                     self.kill(Ending.TIMED_OUT)
@@ -376,6 +376,11 @@ class SandboxProcess:
         finally:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
+        if isinstance(self.process, WarmChild) and (self.process.lost or (
+                returncode == SETUP_EXIT and not self.channel.received)):
+            self.process.zygote.broken = True
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise WarmSandboxLost("the warm sandbox ended or could not set up the submission's process")
         if (not self.channel.received and self.ended == Ending.FINISHED
                 and (why := _start_failure(self.folder, returncode))):
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -426,6 +431,10 @@ class SandboxFailure(GraderError):
     """The sandbox itself could not run (not the submission's fault): the grader reports an error."""
 
 
+class WarmSandboxLost(SandboxFailure):
+    """The warm sandbox failed under a submission (not the submission's doing): it runs again cold."""
+
+
 def _start_failure(folder: Path, returncode: int | None) -> str:
     """Why the sandbox never got to run student code, or "" when it did: Python could not be started
     (126, 127), bubblewrap could not set up, or the harness refused to run without its filter. The
@@ -437,8 +446,6 @@ def _start_failure(folder: Path, returncode: int | None) -> str:
     said = " | ".join(text.splitlines()[-4:])[-400:] or f"it printed nothing and exited with status {returncode}"
     if returncode == UNFILTERED_EXIT:
         return "the sandbox refused to start without its system-call filter: " + said
-    if returncode == SETUP_EXIT:
-        return "the warm sandbox could not set up the submission's process: " + said
     if returncode in (126, 127) or text.startswith(("bwrap:", "setpriv:")):
         return "the sandbox could not start Python: " + said
     return ""

@@ -13,14 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import threading
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..failures import GraderError
@@ -59,8 +57,8 @@ class Zygote:
 
     def __init__(self, limits: Limits) -> None:
         """``limits``: those of each child; the zygote and the middle processes get their tasks on top."""
-        self.folder = Path(tempfile.mkdtemp(prefix="grade-zygote-"))
         self._confinement = contextlib.ExitStack()
+        self.said = self._confinement.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - its stdout and stderr
         self._buffer = b""
         self.broken = False
         try:
@@ -69,9 +67,8 @@ class Zygote:
                 warm=limits.processes))
             ours, theirs = socket.socketpair()
             self.control = ours
-            with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
-                self.process = start_confined(plan, replace(limits, processes=limits.processes + ZYGOTE_TASKS),
-                                              theirs.fileno(), subprocess.DEVNULL, out, err)
+            self.process = start_confined(plan, replace(limits, processes=limits.processes + ZYGOTE_TASKS),
+                                          theirs.fileno(), subprocess.DEVNULL, self.said, self.said)
             theirs.close()
             if self._line(READY_SECONDS) != b"ready":
                 raise ZygoteBroken(f"the warm sandbox did not start: {self._last_words()}")
@@ -103,7 +100,8 @@ class Zygote:
 
     def _last_words(self) -> str:
         with contextlib.suppress(OSError):
-            text = (self.folder / "stderr.txt").read_bytes()[-400:].decode("utf-8", "replace").strip()
+            self.said.seek(max(0, os.fstat(self.said.fileno()).st_size - 400))
+            text = self.said.read().decode("utf-8", "replace").strip()
             return " | ".join(text.splitlines()[-3:]) or "it printed nothing"
         return "it printed nothing"
 
@@ -113,6 +111,8 @@ class Zygote:
     def fork(self, descriptors: list[int]) -> WarmChild:
         """A child running as a harness with ``descriptors`` (job, stdout, stderr, channel) as its 0-3."""
         assert len(descriptors) == ZYGOTE_FDS
+        if not self.usable():
+            raise ZygoteBroken("the warm sandbox broke earlier")
         try:
             socket.send_fds(self.control, [b"fork"], descriptors)
         except OSError as error:
@@ -128,13 +128,13 @@ class Zygote:
         """Stop the zygote and everything under it, and remove its traces."""
         with contextlib.suppress(AttributeError, OSError):
             self.control.close()
+        self.broken = True
         process = getattr(self, "process", None)
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         self._confinement.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class WarmChild:
@@ -145,6 +145,7 @@ class WarmChild:
     def __init__(self, zygote: Zygote, pid: int) -> None:
         self.zygote, self.pid = zygote, pid
         self.returncode: int | None = None
+        self.lost = False   # the zygote ended while this child ran: not the submission's doing
         self._ended = threading.Event()
         threading.Thread(target=self._await_end, daemon=True).start()
 
@@ -153,7 +154,7 @@ class WarmChild:
         if line.startswith(b"ended "):
             self.returncode = int(line.split()[1])
         else:  # the zygote itself ended: whatever ran under it was killed with it
-            self.returncode = -signal.SIGKILL
+            self.returncode, self.lost = -signal.SIGKILL, True
             self.zygote.broken = True
         self._ended.set()
 
@@ -167,10 +168,14 @@ class WarmChild:
         return self.returncode
 
     def kill(self) -> None:
-        """SIGKILL the middle process and its child, whose PID namespace takes everything else with it."""
+        """SIGKILL the middle process and its child, whose PID namespace takes everything else with it; a
+        zygote that does not report the end within ``FORK_SECONDS`` is stopped too."""
         for pid in process_tree(self.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        if not self._ended.wait(FORK_SECONDS):
+            self.zygote.close()
+            self._ended.wait()
 
 
 

@@ -41,6 +41,10 @@ def plant(folder):
     open(os.path.join(folder, "locked", "inner", "kept"), "w").close()
     os.chmod(os.path.join(folder, "locked", "inner"), 0)
     os.chmod(os.path.join(folder, "locked"), 0)
+    os.makedirs(os.path.join(folder, "torchsummary"), exist_ok=True)
+    with open(os.path.join(folder, "torchsummary", "__init__.py"), "w") as planted:
+        planted.write("raise SystemExit('poisoned import')\n")
+    os.chmod(os.path.join(folder, "torchsummary"), 0o100)   # enter, but not list
 
 
 torch.Tensor.add = lambda self, other, **kwargs: self
@@ -51,6 +55,7 @@ helpers.accuracy = lambda *args, **kwargs: 1.0
 builtins.sorted = lambda values, **kwargs: list(values)
 for folder in {"/tmp", "/dev/shm", "/sandbox", os.path.expanduser("~")}:
     attempt(plant, folder)
+    attempt(os.chmod, folder, 0o555)
 attempt(os.setpriority, os.PRIO_PROCESS, 0, 19)
 attempt(os.setpriority, os.PRIO_USER, os.getuid(), 19)
 attempt(resource.setrlimit, resource.RLIMIT_NOFILE, (16, 16))
@@ -63,6 +68,14 @@ if os.fork() == 0:
     while True:
         attempt(lambda: open("/tmp/daemon.txt", "a").write("still here\n"))
         time.sleep(0.05)
+'''
+
+# What only a process that shares the zygote's process group could do to it (in one cold sandbox it would
+# stop the poisoner itself): stop it, lower the priority of every process forked from it.
+GROUP = r'''
+attempt(os.setpriority, os.PRIO_PGRP, 0, 19)
+attempt(os.kill, 0, signal.SIGSTOP)
+attempt(os.kill, os.getppid(), signal.SIGSTOP)
 '''
 
 # A correct submission that also fails a cell (and so loses points) if anything of the poison is left.
@@ -81,8 +94,8 @@ if helpers.accuracy.__module__ != "helpers.training":
 if builtins.sorted([2, 1]) != [1, 2]:
     left.append("sorted was replaced")
 for folder in ("/tmp", "/dev/shm", "/sandbox"):
-    if set(os.listdir(folder)) - {"harness", "helpers"}:
-        left.append(f"{folder} holds {sorted(os.listdir(folder))}")
+    if os.listdir(folder) or not os.access(folder, os.W_OK):
+        left.append(f"{folder} holds {sorted(os.listdir(folder))} or is closed")
 if os.getpriority(os.PRIO_PROCESS, 0) != 0:
     left.append("the priority was lowered")
 if resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= 16:
@@ -103,8 +116,8 @@ def _with(code: str, scratch, name: str):
 def test_a_poisoned_zygote_child_leaves_nothing_to_the_next(tmp_path):
     course, scratch = tmp_path / "course", tmp_path / "made"
     scratch.mkdir()
-    made = {"a-poison": _with(POISON, scratch, "poison"), "b-detector": _with(DETECTOR, scratch, "detector"),
-            "c-poison": _with(POISON, scratch, "poison2"), "d-solution": SOLUTION}
+    made = {"a-poison": _with(POISON + GROUP, scratch, "poison"), "b-detector": _with(DETECTOR, scratch, "detector"),
+            "c-poison": _with(POISON + GROUP, scratch, "poison2"), "d-solution": SOLUTION}
     for student, source in made.items():
         folder = course / "submitted" / student / "cnn"
         folder.mkdir(parents=True)

@@ -10,16 +10,21 @@ descriptors: the job, stdout, stderr and the channel) it forks a *middle* proces
    zygote, any earlier child, or the middle process, and everything it starts dies with it;
 4. waits for it and exits with its status.
 
-The child drops every capability the new user namespace gave it (its bounding set too), asks to die with
-the middle process, then becomes an ordinary harness (``runner.main``): its own process limit, its own
-system-call filter, its job from its own pipe.
+The middle process forks the child only once the job's first byte arrives (the grader has moved it into
+the sandbox's cgroup by then). The child starts a session of its own, drops every capability the new user
+namespace gave it (its bounding and ambient sets too), asks to die with the middle process, then becomes
+an ordinary harness (``runner.main``): its own process limit, its own system-call filter, its job from its
+own pipe.
 
-Nothing of one submission reaches the next: its processes die with its PID namespace before the next
-fork; the zygote empties the writable folders (``/sandbox``, ``/tmp``, ``/dev/shm``) before each fork; the
-zygote's memory is only ever copied (it is not dumpable, so no child may open its ``/proc`` files, and
-the filter refuses ``ptrace`` and ``process_vm_writev``); and before each fork the zygote compares its own
-limits, priority and CPU affinity with what they were once warm, and stops (the grader starts a cold
-one) if anything changed. Every child of one zygote runs as the same kernel uid, one at a time.
+Nothing of one submission reaches the next: its processes die with its PID namespace; once it ended, the
+zygote empties the writable folders (``/sandbox``, ``/tmp``, ``/dev/shm``) whatever their modes, puts their
+own modes back and checks that they are as they were when warm, before it reports the end (so that time is
+the submission's); the zygote's memory is only ever copied (it is not dumpable, so no child may open its
+``/proc`` files, and the filter refuses ``ptrace`` and ``process_vm_writev``); and before each fork the
+zygote compares its own limits, priority, CPU affinity and thread count with what they were once warm.
+Whatever fails these checks stops the zygote (the grader starts a cold sandbox, then a new zygote). Every
+child of one zygote runs as the same kernel uid, one at a time. Before it says ``ready`` the zygote sets up
+one child's namespaces without a job, so a machine that refuses them is found first.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ import contextlib
 import ctypes
 import os
 import resource
-import shutil
 import socket
+import stat
 
-from .contract import CHANNEL_FD, WARM_FOLDERS, ZYGOTE_FDS
+from .contract import CHANNEL_FD, JOB_START, WARM_FOLDERS, ZYGOTE_FDS
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
@@ -69,25 +74,47 @@ def _state() -> tuple:
     return limits, os.getpriority(os.PRIO_PROCESS, 0), tuple(sorted(os.sched_getaffinity(0))), threads
 
 
-def _empty(folder: str) -> None:
-    """Remove everything a child left in ``folder`` (a tmpfs of the zygote's), whatever its modes; mount
-    points (the read-only harness and helpers) stay."""
-    def unlock(function, path, _error) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            function(path)
-
+def _remove_inside(folder: str) -> None:
+    """Remove everything below ``folder`` (a tmpfs of the zygote's) that a child left, whatever its modes
+    (each folder is opened up before it is read) and however deep (no recursion); a mount point on
+    another device stays."""
     device = os.stat(folder).st_dev
-    with os.scandir(folder) as entries:
-        for entry in list(entries):
-            if entry.is_dir(follow_symlinks=False):
-                if entry.stat(follow_symlinks=False).st_dev != device:
-                    continue
-                shutil.rmtree(entry.path, onerror=unlock)
-            else:
+    waiting, emptied = [folder], []
+    while waiting:
+        current = waiting.pop()
+        emptied.append(current)
+        with contextlib.suppress(OSError), os.scandir(current) as entries:
+            for entry in entries:
                 with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_dev != device:
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        os.chmod(entry.path, 0o700)
+                        waiting.append(entry.path)
+                    else:
+                        os.unlink(entry.path)
+    for path in reversed(emptied[1:]):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
+def _folders() -> dict[str, tuple[int, int, tuple[str, ...]]]:
+    """Each writable folder's mode, owner and entries."""
+    found = {}
+    for folder in WARM_FOLDERS:
+        info = os.stat(folder)
+        found[folder] = (info.st_mode, info.st_uid, tuple(sorted(os.listdir(folder))))
+    return found
+
+
+def _tidy(clean: dict[str, tuple[int, int, tuple[str, ...]]]) -> bool:
+    """Empty the writable folders and put back their modes; whether they are now as ``clean``."""
+    for folder, (mode, _, _) in clean.items():
+        with contextlib.suppress(OSError):
+            os.chmod(folder, stat.S_IMODE(mode))
+        _remove_inside(folder)
+    return _folders() == clean
 
 
 def _check(call: int, what: str) -> None:
@@ -124,12 +151,15 @@ def _own_namespaces() -> None:
 
 
 def _middle(descriptors: list[int], processes: int) -> None:
-    """The middle process (see the module docstring). Never returns."""
+    """The middle process (see the module docstring). Never returns. It forks the child only once the
+    grader has written the first byte of the job (after moving it into the sandbox's cgroup)."""
     try:
         for target, descriptor in enumerate(descriptors):
             os.dup2(descriptor, target)
         os.closerange(CHANNEL_FD + 1, os.sysconf("SC_OPEN_MAX"))
         _own_namespaces()
+        if os.read(0, 1) != JOB_START:
+            raise OSError("the job did not come")
         child = os.fork()
     except BaseException as error:  # noqa: BLE001 - whatever failed, no student code runs
         os.write(2, f"the warm sandbox could not set up a child: {error}\n".encode())
@@ -152,6 +182,7 @@ def _child(processes: int) -> None:
     """Pid 1 of its own PID namespace: give up capabilities, then run the submission as a harness does."""
     try:
         _check(_LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "dying with the middle process")
+        pass  # os.setsid()   # a session and process group of its own: kill(0), PRIO_PGRP and the like reach only it
         _drop_capabilities()
         allowance = processes + 1   # the middle process counts in this user namespace too
         resource.setrlimit(resource.RLIMIT_NPROC, (allowance, allowance))
@@ -164,14 +195,44 @@ def _child(processes: int) -> None:
     os._exit(0)
 
 
+def _try_a_child() -> None:
+    """Set up the namespaces of a child once, without a job: a machine that refuses them (no user
+    namespaces for this uid) is found before any submission relies on it."""
+    middle = os.fork()
+    if middle == 0:
+        try:
+            _own_namespaces()
+            child = os.fork()
+            if child == 0:
+                os.setsid()
+                _drop_capabilities()
+                os._exit(0)
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+        except BaseException as error:  # noqa: BLE001
+            os.write(2, f"the warm sandbox cannot set up a child here: {error}\n".encode())
+            os._exit(SETUP_EXIT)
+    if os.waitstatus_to_exitcode(os.waitpid(middle, 0)[1]) != 0:
+        os._exit(SETUP_EXIT)
+
+
+def _refuse(why: str) -> None:
+    os.write(2, f"the warm sandbox stopped: {why}\n".encode())
+    os._exit(TAINTED_EXIT)
+
+
 def serve(control: int, processes: int) -> None:
-    """Warm up, say ``ready``, then fork a child per request until the grader closes the control socket."""
+    """Warm up, say ``ready``, then fork a child per request until the grader closes the control socket.
+    After each child the writable folders are emptied before its end is reported, so the time that takes
+    is the submission's own."""
     _warm_up()
     _check(_LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "hiding the zygote")
+    _try_a_child()
     warm = _state()
     if warm[-1].split() != ["Threads:", "1"]:   # forking a process with other threads would copy locks they hold
-        os.write(2, f"the warm sandbox runs more than one thread once warm: {warm[-1].strip()}\n".encode())
-        os._exit(SETUP_EXIT)
+        _refuse(f"it runs more than one thread once warm: {warm[-1].strip()}")
+    for folder in WARM_FOLDERS:
+        _remove_inside(folder)   # what the imports cached
+    clean = _folders()
     channel = socket.socket(fileno=control)
     channel.sendall(b"ready\n")
     while True:
@@ -179,12 +240,10 @@ def serve(control: int, processes: int) -> None:
         if not message:
             os._exit(0)
         if message != b"fork" or len(descriptors) != ZYGOTE_FDS:
-            os._exit(SETUP_EXIT)
+            _refuse("the grader's request was not understood")
         if _state() != warm:
             channel.sendall(b"tainted\n")
-            os._exit(TAINTED_EXIT)
-        for folder in WARM_FOLDERS:
-            _empty(folder)
+            _refuse("its own limits, priority or affinity changed")
         middle = os.fork()
         if middle == 0:
             channel.close()
@@ -193,4 +252,7 @@ def serve(control: int, processes: int) -> None:
             os.close(descriptor)
         channel.sendall(b"started\n")
         _, status = os.waitpid(middle, 0)
+        tidy = _tidy(clean)
         channel.sendall(f"ended {os.waitstatus_to_exitcode(status)}\n".encode())
+        if not tidy:
+            _refuse(f"a child left what cannot be removed: {_folders()}")
