@@ -90,8 +90,11 @@ class Zygote:
     def _line(self, seconds: float | None) -> bytes:
         """The zygote's next line, b"" when it ended or said nothing for ``seconds``."""
         while b"\n" not in self._buffer:
-            ready, _, _ = select.select([self.control], [], [], seconds)
-            chunk = self.control.recv(256) if ready else b""
+            try:
+                ready, _, _ = select.select([self.control], [], [], seconds)
+                chunk = self.control.recv(256) if ready else b""
+            except (OSError, ValueError):   # closed meanwhile by ``close``
+                return b""
             if not chunk:
                 return b""
             self._buffer += chunk
@@ -127,6 +130,8 @@ class Zygote:
     def close(self) -> None:
         """Stop the zygote and everything under it, and remove its traces."""
         with contextlib.suppress(AttributeError, OSError):
+            self.control.shutdown(socket.SHUT_RDWR)   # wakes a reader blocked on it
+        with contextlib.suppress(AttributeError, OSError):
             self.control.close()
         self.broken = True
         process = getattr(self, "process", None)
@@ -150,13 +155,17 @@ class WarmChild:
         threading.Thread(target=self._await_end, daemon=True).start()
 
     def _await_end(self) -> None:
-        line = self.zygote._line(None)
-        if line.startswith(b"ended "):
-            self.returncode = int(line.split()[1])
-        else:  # the zygote itself ended: whatever ran under it was killed with it
-            self.returncode, self.lost = -signal.SIGKILL, True
+        try:
+            line = self.zygote._line(None)
+            words = line.split()
+            if len(words) == 2 and words[0] == b"ended" and words[1].lstrip(b"-").isdigit():
+                self.returncode = int(words[1])
+                return
             self.zygote.broken = True
-        self._ended.set()
+        finally:
+            if self.returncode is None:  # the zygote itself ended: whatever ran under it was killed with it
+                self.returncode, self.lost = -signal.SIGKILL, True
+            self._ended.set()
 
     def poll(self) -> int | None:
         return self.returncode if self._ended.is_set() else None

@@ -182,7 +182,7 @@ def _child(processes: int) -> None:
     """Pid 1 of its own PID namespace: give up capabilities, then run the submission as a harness does."""
     try:
         _check(_LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "dying with the middle process")
-        pass  # os.setsid()   # a session and process group of its own: kill(0), PRIO_PGRP and the like reach only it
+        os.setsid()   # a session and process group of its own: kill(0), PRIO_PGRP and the like reach only it
         _drop_capabilities()
         allowance = processes + 1   # the middle process counts in this user namespace too
         resource.setrlimit(resource.RLIMIT_NPROC, (allowance, allowance))
