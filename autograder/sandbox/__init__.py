@@ -58,7 +58,9 @@ a cold harness does. What one submission leaves cannot reach the next:
 
 * its processes die with its PID namespace when its pid 1 ends or is killed; it cannot name the zygote,
   the middle process or any other process (``kill(-1)`` reaches only its own);
-* the zygote empties ``/sandbox``, ``/tmp`` and ``/dev/shm`` before each fork, whatever their modes;
+* once a child ended, the zygote empties ``/sandbox``, ``/tmp`` and ``/dev/shm`` whatever their modes,
+  puts their own modes back and checks they are as they were when warm, before it reports the end;
+* the child starts a session of its own, so ``kill(0)`` and process-group calls reach only its own;
 * the zygote is not dumpable, so no child may open its ``/proc`` files (``mem`` included), and the filter
   refuses ``ptrace`` and ``process_vm_writev``: its memory is only ever copied;
 * before each fork the zygote compares its limits, priority, CPU affinity and thread count with what they
@@ -69,8 +71,9 @@ and UTS namespaces are the zygote's, where a child's sockets and names die with 
 filter refuses System V IPC and host names. The watchdog counts the child's processes (not the zygote's)
 plus the middle process's task, and charges the child the library pages of the zygote it has not
 touched itself, so that the memory limit leaves the room a cold harness has. Wherever the zygote cannot
-start or fork, the submission runs in a cold sandbox. ``tests/sandbox/test_warm_sandbox.py`` grades a
-submission that poisons everything it can reach, then a correct one that checks for each effect.
+start or fork, or ends under a submission, the submission runs in a cold sandbox.
+``tests/sandbox/test_warm_sandbox.py`` grades a submission that poisons everything it can reach, then a
+correct one that checks for each effect.
 
 Host-wide tables and kernel charges
 -----------------------------------

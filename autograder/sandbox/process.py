@@ -246,7 +246,6 @@ class SandboxProcess:
         self.kills_before = memory_kills()   # the enclosing cgroup's count (a container's limit)
         self.refusals_before = task_refusals()
         self.most_tasks, self.least_room = 0, BEYOND_ANY_LIMIT
-        self.grace = 0.0 if zygote is not None else STARTING_SECONDS   # a warm child runs student code at once
         self.started = time.monotonic()
         self.process: subprocess.Popen | WarmChild
         job = dict(job, cell_seconds=limits.cell_seconds, phase_seconds=limits.phase_seconds,
@@ -275,7 +274,7 @@ class SandboxProcess:
 
     def _start_warm(self, job: dict, zygote: Zygote) -> bool:
         """A child of the warm sandbox, moved into this sandbox's cgroup before it reads its job; False
-        (and the zygote marked broken) where the zygote cannot give one."""
+        (and the zygote stopped) where the zygote cannot give one."""
         self.plan = zygote.plan
 
         def fork(job_in: int, out, err, write_end: int) -> WarmChild:
@@ -286,7 +285,7 @@ class SandboxProcess:
         try:
             self._hand_over(job, fork)
         except ZygoteBroken:
-            zygote.broken = True
+            zygote.close()   # a late child of it must not write into the cold run's files
             return False
         return True
 
@@ -318,6 +317,7 @@ class SandboxProcess:
         whether a refused ``fork`` was the sandbox's doing (``autograder.shortage``). Fails closed:
         anything going wrong here kills the sandbox."""
         stored, checked, over = 0, 0.0, 0
+        grace = 0.0 if isinstance(self.process, WarmChild) else STARTING_SECONDS   # a warm child runs at once
         uid_tasks = self.plan.uid is None and os.geteuid() != 0
         try:
             while self.process.poll() is None:
@@ -336,7 +336,7 @@ class SandboxProcess:
                 # (bubblewrap setting up, a process exiting) must not end a run; growth in 50 ms is bounded
                 if resident + files + stored > self.limits.memory_bytes:
                     stored, checked = self._stored(members, held), now   # never judge on a stale count
-                starting = now - self.started < self.grace
+                starting = now - self.started < grace
                 over = over + 1 if resident + files + stored > self.limits.memory_bytes and not starting else 0
                 if now - self.started > self.limits.total_seconds:
                     self.kill(Ending.TIMED_OUT)

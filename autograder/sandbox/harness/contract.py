@@ -23,7 +23,7 @@ OPTIMIZER_STEP = "optimizer_step.pt"
 ZYGOTE_FDS = 4                      # sent with each fork: the job, stdout, stderr, the channel
 JOB_START = b" "                    # the job's first byte (JSON allows it): the middle process's cue to fork
 ZYGOTE_TASKS = 2                    # the zygote and a child's middle process, besides the child's own
-WARM_FOLDERS = ("/sandbox", "/tmp", "/dev/shm")   # the writable folders, emptied before each fork
+WARM_FOLDERS = ("/sandbox", "/tmp", "/dev/shm")   # the writable folders, emptied after each child
 
 
 def loop_trace_record(epochs: int) -> str:

@@ -166,24 +166,22 @@ def _middle(descriptors: list[int], processes: int) -> None:
         os._exit(SETUP_EXIT)
     if child == 0:
         _child(processes)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            os._exit(SETUP_EXIT)
-        except InterruptedError:
-            continue
-    code = os.waitstatus_to_exitcode(status)
+    code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
     os._exit(code if code >= 0 else 128 - code)
+
+
+def _give_up_privileges() -> None:
+    """A session and process group of its own (``kill(0)``, ``PRIO_PGRP`` and the like then reach only
+    it), and no capability left."""
+    os.setsid()
+    _drop_capabilities()
 
 
 def _child(processes: int) -> None:
     """Pid 1 of its own PID namespace: give up capabilities, then run the submission as a harness does."""
     try:
         _check(_LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "dying with the middle process")
-        os.setsid()   # a session and process group of its own: kill(0), PRIO_PGRP and the like reach only it
-        _drop_capabilities()
+        _give_up_privileges()
         allowance = processes + 1   # the middle process counts in this user namespace too
         resource.setrlimit(resource.RLIMIT_NPROC, (allowance, allowance))
     except BaseException as error:  # noqa: BLE001
@@ -204,8 +202,7 @@ def _try_a_child() -> None:
             _own_namespaces()
             child = os.fork()
             if child == 0:
-                os.setsid()
-                _drop_capabilities()
+                _give_up_privileges()
                 os._exit(0)
             os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
         except BaseException as error:  # noqa: BLE001
