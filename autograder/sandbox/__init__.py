@@ -42,6 +42,11 @@ Two processes take part in grading one submission.
   its mappings; plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
   GPU, no data.
 
+  The first record the harness sends is ``STARTED``, once its filter is in place and before any student
+  code. A sandbox that ends without it never ran student code, so its exit status and last words say why
+  it could not start (a grader error, or under a warm sandbox a cold rerun); after it, every status is
+  the submission's own, so student code cannot pose as a sandbox that failed to start.
+
 The warm sandbox (batches)
 --------------------------
 A batch worker grades one submission after another, and a cold harness spends seconds of CPU on starting

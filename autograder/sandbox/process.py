@@ -23,7 +23,7 @@ from ..paths import HARNESS, HELPERS
 from .cgroups import group_for, join_process, memory_kills, ran_out_of_memory, task_refusals
 from .channel import ChannelReader
 from .exposure import refuse_if_exposed
-from .harness.contract import COMPLETE_MARK, JOB_START
+from .harness.contract import COMPLETE_MARK, JOB_START, STARTED
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
 from .harness.zygote import SETUP_EXIT
 from .isolation import Mode, confine, file_bytes, processes_of, tasks_in
@@ -377,11 +377,11 @@ class SandboxProcess:
             self._confinement.close()  # kills leftover processes, removes the sandbox's files
         self.channel.finish()
         if isinstance(self.process, WarmChild) and (self.process.lost or (
-                returncode == SETUP_EXIT and not self.channel.received)):
+                returncode == SETUP_EXIT and STARTED not in self.channel.received)):
             self.process.zygote.broken = True
             shutil.rmtree(self.folder, ignore_errors=True)
             raise WarmSandboxLost("the warm sandbox ended or could not set up the submission's process")
-        if (not self.channel.received and self.ended == Ending.FINISHED
+        if (STARTED not in self.channel.received and self.ended == Ending.FINISHED
                 and (why := _start_failure(self.folder, returncode))):
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SandboxFailure(why)
@@ -437,8 +437,9 @@ class WarmSandboxLost(SandboxFailure):
 
 def _start_failure(folder: Path, returncode: int | None) -> str:
     """Why the sandbox never got to run student code, or "" when it did: Python could not be started
-    (126, 127), bubblewrap could not set up, or the harness refused to run without its filter. The
-    sandbox's own last words always come along."""
+    (126, 127), bubblewrap could not set up, or the harness refused to run without its filter. Asked only
+    when the harness never sent ``STARTED``, so no status or message chosen by student code reads as a
+    failure to start. The sandbox's own last words always come along."""
     try:
         text = (folder / "stderr.txt").read_bytes()[-600:].decode("utf-8", "replace").strip()
     except OSError:

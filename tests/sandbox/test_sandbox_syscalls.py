@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from autograder.sandbox.harness import syscalls
+from autograder.sandbox.harness.zygote import SETUP_EXIT
 from autograder.sandbox.isolation import PROJECT
+from autograder.sandbox.process import Ending
 from sandbox_cells import MODES, run_cell
 
 LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
@@ -170,3 +172,16 @@ def test_without_the_filter_the_harness_refuses_to_run():
     assert result.returncode == syscalls.UNFILTERED_EXIT and "student code ran" not in result.stdout
     assert "refused to run student code without its system-call filter: libseccomp could not be loaded " \
            "(install libseccomp2): libseccomp-absent.so.9" in result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("status", "words"), [(126, "bwrap: cannot exec python"),
+                                               (syscalls.UNFILTERED_EXIT, "setpriv: failed"),
+                                               (SETUP_EXIT, "the warm sandbox could not set up a child")])
+def test_student_code_cannot_pose_as_a_sandbox_that_failed_to_start(mode, status, words):
+    """The statuses and words by which the sandbox reports that it could not start count only before the
+    harness says its filter is in place: after it, they are the submission's own crash, graded as such
+    (a grader error would cost the course staff a rerun, and a warm sandbox a cold one)."""
+    code = f"import os, sys\nsys.stderr.write({words!r} + '\\n'); sys.stderr.flush()\nos._exit({status})"
+    _, run = run_cell(code, mode)
+    assert (run.returncode, run.ended) == (status, Ending.CRASHED), run.stderr_tail

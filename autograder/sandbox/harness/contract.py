@@ -17,6 +17,8 @@ RECORDS = 500                       # records one sandbox may send
 GRAPH_PARTS = ("exported_program", "state_dict", "constants", "example_inputs")
 RECORD_NAME = re.compile(r"[a-z0-9_]{1,40}\.(json|pt|" + "|".join(GRAPH_PARTS) + ")")
 REPORT = "report.json"
+STARTED = "started.json"            # sent once the filter is in place, before any student code: whatever
+                                    # status follows it is the submission's, never a failure to start
 OPTIMIZER_STEP = "optimizer_step.pt"
 
 # ---- the warm sandbox (``zygote``): grader -> zygote ----

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from .contract import EXPORT_BATCH, LOOP_EPOCHS, filters_key, second_key
+from .contract import EXPORT_BATCH, LOOP_EPOCHS, STARTED, filters_key, second_key
 from .exports import export_model
 from .notebook import fresh_namespace, run_cell
 from .phases import Phase
@@ -17,7 +17,7 @@ from .probes import criterion_probe, loop_probe, optimizer_probe
 from .problems import second_batch
 from .sharing import tensors_by_value
 from .syscalls import install_or_exit
-from .wire import send_report
+from .wire import send, send_report
 
 _EXIT = os._exit
 
@@ -25,6 +25,7 @@ _EXIT = os._exit
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
     install_or_exit()
+    send(STARTED, b"")
     torch.set_num_threads(1)
     tensors_by_value()
     torch.manual_seed(job["seed"])
