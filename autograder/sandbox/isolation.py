@@ -103,6 +103,19 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def live_task(pid: int) -> int:
+    """A task of process ``pid`` through which ``/proc`` shows its memory and open files: ``pid`` itself,
+    or, once its main thread has exited while other threads run on (the kernel then shows no memory,
+    mapping or descriptor under ``pid``), one of those threads."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            if stat.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                return pid
+        return next(int(task) for task in os.listdir(f"/proc/{pid}/task") if int(task) != pid)
+    except (OSError, IndexError, StopIteration, ValueError):
+        return pid
+
+
 def pid_namespace(pid: int | str = "self") -> str | None:
     """The PID namespace ``pid`` lives in (``pid:[inode]``), None once it is gone or unreadable."""
     try:

@@ -26,7 +26,7 @@ from .exposure import refuse_if_exposed
 from .harness.contract import COMPLETE_MARK, JOB_START, STARTED
 from .harness.syscalls import LISTEN_BACKLOG, UNFILTERED_EXIT
 from .harness.zygote import SETUP_EXIT
-from .isolation import Mode, confine, file_bytes, processes_of, tasks_in
+from .isolation import Mode, confine, file_bytes, live_task, processes_of, tasks_in
 from .launch import limit_process, start_confined
 from .warm import WarmChild, Zygote, ZygoteBroken
 
@@ -309,7 +309,8 @@ class SandboxProcess:
         os.close(job_out)
 
     def _watch(self) -> None:
-        """Every 50 ms: wall clock, and the memory of all its processes (resident, page tables and swap,
+        """Every 50 ms: wall clock, and the memory of all its processes (each read through a live task, so
+        a process whose main thread exited still shows: resident, page tables and swap,
         plus RAM-backed files and kernel buffers they hold open, plus each second what it stored in
         shared folders or tmpfs, the deleted files it only maps and the kernel's records of its
         mappings); and the most tasks its processes had at once and the fewest the machine could have
@@ -322,7 +323,7 @@ class SandboxProcess:
         try:
             while self.process.poll() is None:
                 now = time.monotonic()
-                members = self.plan.members(self.process.pid)
+                members = [live_task(pid) for pid in self.plan.members(self.process.pid)]
                 tasks = tasks_in(members) + self.plan.uncounted_tasks
                 self.most_tasks = max(self.most_tasks, tasks)
                 held = open_in_memory(members)

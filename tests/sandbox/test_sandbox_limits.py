@@ -197,3 +197,28 @@ time.sleep(20)
 def test_memory_outside_resident_sizes_counts(mode, code):
     _, run = run_cell(code, mode, Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
     assert run.ended == "ran out of memory", (run.ended, run.memory_seen, run.stderr_tail)
+
+
+# The main thread of a process exits (``exit``, not ``exit_group``), then another takes 700 MB: the
+# kernel shows no memory under the process's pid any more, only under its threads'.
+HEADLESS = """
+import ctypes, threading, time
+def hoard():
+    time.sleep(1)
+    block = bytearray(700 << 20)
+    for index in range(0, len(block), 4096):
+        block[index] = 1
+    time.sleep(30)
+threading.Thread(target=hoard).start()
+ctypes.CDLL(None).syscall(60, 0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["bubblewrap", "warm", "user"])
+@pytest.mark.parametrize("where", ["harness", "child"])
+def test_memory_of_a_process_whose_main_thread_exited_counts(mode, where):
+    code = HEADLESS if where == "harness" else \
+        f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {HEADLESS!r}])\ntime.sleep(30)"
+    _, run = run_cell(code, mode, Limits(total_seconds=40, cell_seconds=60, memory_bytes=1200 * MB))
+    assert run.ended == "ran out of memory", (run.ended, run.memory_seen, run.stderr_tail)
