@@ -5,9 +5,10 @@ probe problem (``loop_trace``), so that a bug the grader has never seen costs on
   weights, the last one ending at the final weights) is replayed by the grader: one correct epoch over the
   batches that pass drew, from the weights and momentum it started from.
 * steps and reset: the probe network's marker parameter has a zero gradient except after the marker
-  batches' backward pass, and SGD moves it with momentum; from batch to batch, its moves show whether a
-  step with the fresh gradient followed each marker batch, whether a later step reused a stale gradient,
-  and how many steps each batch took. This holds for any loss of the logits.
+  batches' backward pass, and SGD moves it with momentum; from batch to batch, its moves and ``opt``'s
+  momentum buffer show whether a step with the fresh gradient followed each marker batch, whether a later
+  step reused a stale gradient, and how many steps each batch took. This holds for any loss of the logits
+  and any learning rate.
 * epochs: the passes over the training loader that trained, and whether each drew every batch.
 * accuracies: the returned numbers against the grader's own whole-test-set accuracy of the state after
   each epoch; eval mode: each returned number is the eval-mode accuracy the grader computes for the
@@ -33,6 +34,8 @@ from .probes import Loss, accuracy, marker_and_momentum, replay, unflatten
 from .sandbox.harness.contract import PROBE_LR, PROBE_MOMENTUM
 from .sandbox.harness.problems import ProbeProblem
 
+# batch sizes of the test loaders students make for themselves (a whole probe test set fits in the largest)
+TEST_BATCH_SIZES = (None, 32, 64, 100, 128, 256, 500, 512, 1000)
 STEP_REASON = ("the weights never changed: opt.step() is missing, runs before loss.backward(), or the gradients "
                "are cleared between loss.backward() and opt.step()")
 
@@ -116,38 +119,46 @@ class _Judge:
         return None
 
     # ---- steps and reset, from the marker's moves ----
-    def _segments(self) -> list[tuple[torch.Tensor, bool, torch.Tensor | None]]:
+    def _segments(self) -> list[tuple[torch.Tensor, bool, torch.Tensor | None, torch.Tensor, torch.Tensor]]:
         """The marker's move over each training batch (and over each stretch between them), in order:
         (move, marker batch, None for a training batch, else the recorded velocity after the stretch:
-        any number of steps may happen outside the training batches, so their effect is not inferred)."""
+        any number of steps may happen outside the training batches, so their effect is not inferred;
+        and the recorded velocities at its start and end)."""
         bounds: list[tuple[int, int, bool]] = []
         for p in self.trained:      # a pass that changed nothing (a metrics pass) says nothing of the steps
             for i, at in enumerate(p.batches):
                 end = p.batches[i + 1] if i + 1 < len(p.batches) else p.end if p.end is not None else at + 1
                 bounds.append((at, end, i in self.problem.markers))
-        segments: list[tuple[torch.Tensor, bool, torch.Tensor | None]] = []
+        segments = []
         last = self.trained[0].start if self.trained else 0
+
+        def segment(a: int, b: int, marked: bool, outside: bool) -> tuple:
+            return (_marker(self.trace, b) - _marker(self.trace, a), marked,
+                    _velocity(self.trace, b) if outside else None, _velocity(self.trace, a), _velocity(self.trace, b))
+
         for at, end, marked in bounds:
             if at > last:
-                segments.append((_marker(self.trace, at) - _marker(self.trace, last), False,
-                                 _velocity(self.trace, at)))
-            segments.append((_marker(self.trace, end) - _marker(self.trace, at), marked, None))
+                segments.append(segment(last, at, False, True))
+            segments.append(segment(at, end, marked, False))
             last = end
-        final = self.trace.final
-        segments.append((_marker(self.trace, final) - _marker(self.trace, last), False, _velocity(self.trace, final)))
+        segments.append(segment(last, self.trace.final, False, True))
         return segments
 
     @staticmethod
-    def _pattern(segments, steps: int, atol: float) -> tuple[int, int, int, int]:
+    def _pattern(segments, steps: int, atol: float, gradient_atol: float, recorded: bool) -> tuple[int, int, int, int]:
         """How many non-marker stretches stepped with a fresh marker gradient (stale), and how many marker
         batches were not followed by a step with their gradient (missing), if each batch that steps takes
         ``steps`` steps (and how many of those took no step at all); and how many steps were seen to apply a
-        marker gradient at all. ``velocity`` is the marker's momentum buffer in units of a move (-lr * buffer)."""
+        marker gradient at all. A velocity is the marker's momentum buffer in units of a move (-lr * buffer).
+        With ``recorded`` momentum (the loop stepped ``opt``), each batch's gradient is read from the buffer
+        before and after it, which no learning rate changes (a scheduler's); without (an optimizer of the
+        loop's own), from the moves, with the velocity they imply. ``atol``: the smallest move that counts,
+        ``gradient_atol``: the same for a gradient, in the units it is read in."""
         mu = PROBE_MOMENTUM
         carried = sum(mu ** k for k in range(1, steps + 1))         # the old velocity's share of the move
         fresh_share = sum(sum(mu ** j for j in range(k)) for k in range(1, steps + 1))
         velocity, stale, missing, unstepped, seen, after_marker = torch.zeros(1), 0, 0, 0, 0, False
-        for move, marked, outside in segments:
+        for move, marked, outside, before, after in segments:
             if outside is not None:     # a step after a marker batch (an epoch's last) shows its gradient
                 seen += after_marker and float(move.abs().max()) > atol
                 velocity, after_marker = outside, False
@@ -157,8 +168,9 @@ class _Judge:
                 missing += marked
                 unstepped += marked
                 continue
-            gradient = (move - carried * velocity) / fresh_share
-            fresh = float(gradient.abs().max()) > 10 * atol
+            gradient = ((after - mu ** steps * before) / sum(mu ** j for j in range(steps)) if recorded
+                        else (move - carried * velocity) / fresh_share)
+            fresh = float(gradient.abs().max()) > 10 * gradient_atol
             stale += fresh and not marked
             missing += marked and not fresh
             seen += fresh
@@ -169,9 +181,12 @@ class _Judge:
         if not self.trained:
             return STEP_REASON, "whether the gradients are reset cannot be seen: the weights never changed"
         segments = self._segments()
-        scale = max([float(move.abs().max()) for move, _, _ in segments] + [0.0])
+        scale = max([float(move.abs().max()) for move, *_ in segments] + [0.0])
         atol = 1e-4 * scale + 1e-7
-        one, two = self._pattern(segments, 1, atol), self._pattern(segments, 2, atol)
+        velocities = max(float(after.abs().max()) for *_, after in segments)
+        recorded = velocities > atol
+        gradient_atol = 1e-4 * velocities + 1e-7 if recorded else atol
+        one, two = (self._pattern(segments, steps, atol, gradient_atol, recorded) for steps in (1, 2))
         # two steps per batch only where that explains every move and one step does not; where stale
         # gradients pile up, only a marker batch with no step at all counts as missing its step
         steps, (stale, missing, unstepped, seen) = (2, two) if two[:2] == (0, 0) and one[:2] != (0, 0) else (1, one)
@@ -181,7 +196,7 @@ class _Judge:
                     "opt.step() once per batch, after loss.backward()"), (
                     "whether the gradients are reset cannot be seen: no step applied the gradient of the batches "
                     "that show it")
-        outside = any(out is not None and float(move.abs().max()) > atol for move, _, out in segments)
+        outside = any(out is not None and float(move.abs().max()) > atol for move, _, out, *_ in segments)
         step_reason = (
             "the optimizer took two steps per batch: one opt.step() per batch" if steps == 2 else
             "after some batches' backward pass no optimizer step used their gradient: call opt.step() once per "
@@ -226,11 +241,16 @@ class _Judge:
         if len(found) != len(states):
             return (f"train_model(..., epochs={self.epochs}) returned {len(found)} test accuracies for {len(states)} "
                     "epoch(s) trained: append one per epoch, after its training")
-        if all(_same_accuracy(a, b) or _same_accuracy(a, accuracy(self.problem, s, train_mode=True))
+        if all(_same_accuracy(a, b) or any(_same_accuracy(a, t) for t in self._in_train_mode(s))
                for a, b, s in zip(found, expected, states, strict=True)):
             return None
         return (f"with epochs={self.epochs}, the returned test accuracies {_shown(found)} are not the model's accuracy "
                 f"over the whole test set after each epoch, {_shown(expected)}{self._why(found, expected, states)}")
+
+    def _in_train_mode(self, state: dict[str, torch.Tensor]) -> list[float]:
+        """The accuracies over the whole test set in training mode, through the probe's test loader or a
+        loader of the loop's own with a usual batch size (the mode's own check judges the mode)."""
+        return [accuracy(self.problem, state, train_mode=True, batch_size=size) for size in TEST_BATCH_SIZES]
 
     def _why(self, found: list[float], expected: list[float], states: list[dict[str, torch.Tensor]]) -> str:
         tests = len(self.problem.batches(train=False))
@@ -242,6 +262,8 @@ class _Judge:
             ("they are in percent: return a fraction in [0, 1]", lambda: [100 * e for e in expected]),
             ("they were measured before each epoch's training, not after",
              lambda: [accuracy(self.problem, s) for s in before]),
+            ("they were measured on the training data: evaluate on test_loader",
+             lambda: [accuracy(self.problem, s, training_data=True) for s in states]),
             ("they were measured on the first test batch only",
              lambda: [accuracy(self.problem, s, batches=1) for s in states]),
             ("they were measured on the last test batch only",
@@ -266,8 +288,8 @@ class _Judge:
                 evaluations.update(_part_accuracies(self.problem, state, batches))
                 in_train_mode.add(accuracy(self.problem, state, train_mode=True, batches=batches))
             evaluations.add(_last_batch_accuracy(self.problem, state))
-        for state in self._epoch_states():      # evaluated through a loader of its own over the test set
-            evaluations.add(accuracy(self.problem, state))
+        for state in self._epoch_states():      # evaluated through a loader of its own, or on the wrong data
+            evaluations.update({accuracy(self.problem, state), accuracy(self.problem, state, training_data=True)})
         evaluated = [any(_same_accuracy(a, e) or _same_accuracy(a, 100 * e) for e in evaluations) for a in found]
         if all(evaluated):
             return None

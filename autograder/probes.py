@@ -99,12 +99,17 @@ def trajectory(problem: ProbeProblem, epochs: int) -> list[dict[str, torch.Tenso
 
 
 def accuracy(problem: ProbeProblem, state: dict[str, torch.Tensor], train_mode: bool = False,
-             batches: int | None = None) -> float:
-    """The fraction of the first ``batches`` test batches (all by default) that the network in ``state``
-    classifies correctly, in eval mode unless ``train_mode``."""
+             batches: int | None = None, training_data: bool = False, batch_size: int | None = None) -> float:
+    """The fraction of the first ``batches`` test batches (all by default; of the training batches with
+    ``training_data``) that the network in ``state`` classifies correctly, in eval mode unless
+    ``train_mode`` (where the normalisation's statistics, hence the result, depend on the batches: those
+    of the probe's loaders, or of ``batch_size``)."""
     net = network({**problem.start, **state})
     net.train(train_mode)
-    measured = problem.batches(train=False)[:batches]
+    measured = problem.batches(train=training_data)[:batches]
+    if batch_size is not None:
+        x, y = torch.cat([x for x, _ in measured]), torch.cat([y for _, y in measured])
+        measured = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     with torch.no_grad():
         correct = sum(int((net(x).argmax(dim=1) == y).sum()) for x, y in measured)
     return correct / max(1, sum(len(y) for _, y in measured))

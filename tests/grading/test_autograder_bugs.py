@@ -166,6 +166,19 @@ BUGS = {
     "loop_train_mode_set_once": (
         {"train_model": [("    for epoch in range(epochs):\n        model.train()\n",
                           "    model.train()\n    for epoch in range(epochs):\n")]}, {WEIGHTS}, 94),
+    "loop_learning_rate_halved_each_epoch": (
+        {"train_model": [("    for epoch in range(epochs):\n        model.train()\n",
+                          "    schedule = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)\n"
+                          "    for epoch in range(epochs):\n        if epoch:\n            schedule.step()\n"
+                          "        model.train()\n")]}, {WEIGHTS}, 94),
+    "loop_evaluates_on_training_data": (
+        {"train_model": [("            for x, y in dl_te:\n", "            for x, y in dl_tr:\n"),
+                         (TEST_ACC, "        test_acc = correct / len(dl_tr.dataset)\n")]}, {RETURNED}, 97),
+    "loop_own_test_loader_in_train_mode": (
+        {"train_model": [("        model.eval()\n", ""),
+                         ("            for x, y in dl_te:\n",
+                          "            for x, y in torch.utils.data.DataLoader(dl_te.dataset, batch_size=500):\n")]},
+        {EVAL_MODE}, 97),
     "loop_accuracy_in_percent": (
         {"train_model": [(TEST_ACC, "        test_acc = 100 * correct / len(dl_te.dataset)\n")]}, {RETURNED}, 97),
     "loop_accuracy_of_last_batch": (

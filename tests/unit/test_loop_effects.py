@@ -34,10 +34,11 @@ def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0):
 
 def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="once", train_mode="train",
               stop=None, clip=None, when="after", twice=False, step_in_test=False, offset=0, own_test_loader=False,
-              metrics_pass=False, **evaluation):
+              metrics_pass=False, decay=None, on_training_data=False, **evaluation):
     """A ``train_model`` with the given habits (the defaults are the textbook loop)."""
     def train_model(model, crit, opt, dl_tr, dl_te, epochs):
         history = {"test_acc": []}
+        schedule = torch.optim.lr_scheduler.StepLR(opt, 1, decay) if decay else None
         for _ in range(epochs + offset):
             if when == "before":
                 history["test_acc"].append(evaluate(model, dl_te, **evaluation))
@@ -67,13 +68,16 @@ def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="
                     opt.zero_grad()
             if step == "per_epoch":
                 opt.step()
+            if schedule:
+                schedule.step()
             if when == "after":
                 if step_in_test:
                     for _ in dl_te:
                         opt.step()
                 if metrics_pass:    # a train accuracy, over the training loader, changing nothing
                     evaluate(model, dl_tr)
-                tests = DataLoader(dl_te.dataset, batch_size=1000) if own_test_loader else dl_te
+                tests = dl_tr if on_training_data else DataLoader(dl_te.dataset, batch_size=1000) \
+                    if own_test_loader else dl_te
                 history["test_acc"].append(evaluate(model, tests, **evaluation))
                 if twice:
                     history["test_acc"].append(evaluate(model, dl_te, **evaluation))
@@ -118,6 +122,8 @@ def test_correct_loops_pass_every_check(habits):
     ({"divide": "//"}, {"returned", "mode"}),
     ({"scale": 100.0}, {"returned"}),
     ({"stop": 100}, {"epochs"}),
+    ({"on_training_data": True}, {"returned"}),
+    ({"own_test_loader": True, "mode": "train"}, {"mode"}),
     ({"test_stop": 10}, {"returned"}),
     ({"test_stop": 10, "divide": "dataset"}, {"returned"}),
     ({"offset": 1}, {"epochs"}),
@@ -126,6 +132,13 @@ def test_correct_loops_pass_every_check(habits):
 def test_each_bug_costs_the_checks_it_breaks(habits, lost):
     """Judged on one call of one epoch (the checks judge every call alike), on a seed of its own."""
     assert failed(make_loop(**habits), seed=len(str(habits)), calls=(1,)) == lost
+
+
+@pytest.mark.parametrize("habits", [{"decay": 0.5}, {"decay": 3.0, "clear": "before_forward"}])
+def test_a_learning_rate_schedule_costs_the_weights_only(habits):
+    """A learning rate that changes between epochs (the assignment asks for none): the steps and the
+    reset are read from the optimizer's momentum, which no learning rate changes."""
+    assert failed(make_loop(**habits), seed=len(str(habits))) == {"weights"}
 
 
 def test_a_loop_that_never_draws_a_training_batch_loses_the_training_checks():
