@@ -73,7 +73,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         raise
     if run is not None:
         run = _unless_machine_short(run, settings.limits.processes,
-                                    lambda: SandboxProcess(job, settings.limits, mode, private, zygote))
+                                    lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))
     verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
     verdict.details["stages"] = {"grader start": round(ready, 2), **verdict.details["stages"]}
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
@@ -82,15 +82,15 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     return verdict
 
 
-def _unless_machine_short(run: SandboxRun, allowance: int, start: Callable[[], SandboxProcess]) -> SandboxRun:
+def _unless_machine_short(run: SandboxRun, allowance: int, again: Callable[[], SandboxRun]) -> SandboxRun:
     """``run``, or when it failed for want of tasks it had not used up (``shortage``) a second run of the
     same job; a second such failure, where the grader saw the machine short of tasks, is a grader error,
     not the submission's lost points."""
     if not machine_short(run, allowance):
         return run
     shutil.rmtree(run.folder, ignore_errors=True)
-    again = start().wait()
-    if machine_short(again, allowance) and confirmed(run, again):
-        shutil.rmtree(again.folder, ignore_errors=True)
-        raise GraderError(describe(again, allowance))
-    return again
+    second = again()
+    if machine_short(second, allowance) and confirmed(run, second):
+        shutil.rmtree(second.folder, ignore_errors=True)
+        raise GraderError(describe(second, allowance))
+    return second

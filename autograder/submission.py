@@ -11,6 +11,7 @@ from .paths import RELEASE_NOTEBOOK
 
 SKIP_TAG = "skip-grading"
 MAX_NOTEBOOK_BYTES = 500 * 1024**2   # no real notebook is this large; outputs play no part in grading
+MAX_ANSWER_CHARS = 1024**2           # code in one answer cell: an honest one holds a few thousand characters
 
 
 class SubmissionError(Exception):
@@ -22,6 +23,15 @@ def _source(cell: dict) -> str:
     if isinstance(source, list):
         source = "".join(part for part in source if isinstance(part, str))
     return source if isinstance(source, str) else ""
+
+
+def _bounded(source: str) -> str:
+    """The cell's code, or where it is beyond ``MAX_ANSWER_CHARS``, a line that fails with the reason: the
+    checks that need this cell are lost, the others not, and the grader never copies the excess."""
+    if len(source) <= MAX_ANSWER_CHARS:
+        return source
+    return (f"raise RuntimeError('this answer cell holds {len(source):,} characters of code; the grader runs "
+            f"at most {MAX_ANSWER_CHARS:,} per cell')")
 
 
 def read_answers(path: Path) -> dict[str, str]:
@@ -44,7 +54,7 @@ def read_answers(path: Path) -> dict[str, str]:
         meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
         if (isinstance(meta, dict) and cell.get("cell_type") == "code" and meta.get("solution")
                 and isinstance(meta.get("grade_id"), str)):
-            answers[meta["grade_id"]] = _source(cell)
+            answers[meta["grade_id"]] = _bounded(_source(cell))
     if not answers:
         raise SubmissionError("the notebook has none of the assignment's answer cells (wrong notebook?)")
     return answers

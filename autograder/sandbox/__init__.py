@@ -28,19 +28,20 @@ Two processes take part in grading one submission.
     grader's code, the course, the submission and the data (``exposure.py``), else grading stops.
     Afterwards every process of that uid in the grader's PID namespace is killed and its files in the
     shared folders removed. Other processes stay visible in ``/proc``.
-  ``none`` (only when asked for with ``--no-isolation``): a plain child process, for debugging.
+  ``none`` (only when asked for, ``--no-isolation`` or ``--isolation none``): a plain child process, for
+    debugging.
 
   In every mode: a seccomp filter the harness installs on itself before the first cell
-  (``harness/syscalls.py``: no namespaces, mounts, System V IPC, memory files, io_uring, AIO, tracing,
-  sockets other than ``AF_UNIX``, ``connect`` or an address on ``sendto`` (so no socket it did not make
-  itself), descriptors in flight, larger socket and pipe buffers, page splicing, extended attributes,
-  record locks, inotify), inherited by all it starts; resource limits (wall clock, CPU time, memory of
-  all its processes, process count, open files, file size, message queues, pending signals, printed
-  output) as rlimits and a watchdog that counts resident memory, page tables and swap, RAM held in files
-  (tmpfs folders with their inodes, deleted or shared-memory files open or only mapped, the shared
-  folders), the kernel buffers of its sockets and pipes, its epoll watches and the kernel's records of
-  its mappings; plus a cgroup v2 of its own where the machine allows it (``cgroups.py``); one thread, no
-  GPU, no data.
+  (``harness/syscalls.py``: no namespaces, no thread with a descriptor table of its own, no mounts,
+  System V IPC, memory files, io_uring, AIO, tracing, sockets other than ``AF_UNIX``, ``connect`` or an
+  address on ``sendto`` (so no socket it did not make itself), descriptors in flight, larger socket and
+  pipe buffers, page splicing, extended attributes, record locks, inotify), inherited by all it starts;
+  resource limits (wall clock, CPU time, memory of all its processes, process count, open files, file
+  size, message queues, pending signals, printed output) as rlimits and a watchdog that counts resident
+  memory, page tables and swap, RAM held in files (tmpfs folders with their inodes, deleted or
+  shared-memory files open or only mapped, the shared folders), the kernel buffers of its sockets and
+  pipes, its epoll watches and the kernel's records of its mappings; plus a cgroup v2 of its own where
+  the machine allows it (``cgroups.py``); one thread, no GPU, no data.
 
   The first record the harness sends is ``STARTED``, once its filter is in place and before any student
   code. A sandbox that ends without it never ran student code, so its exit status and last words say why
@@ -63,8 +64,12 @@ a cold harness does. What one submission leaves cannot reach the next:
 
 * its processes die with its PID namespace when its pid 1 ends or is killed; it cannot name the zygote,
   the middle process or any other process (``kill(-1)`` reaches only its own);
-* once a child ended, the zygote empties ``/sandbox``, ``/tmp`` and ``/dev/shm`` whatever their modes,
-  puts their own modes back and checks they are as they were when warm, before it reports the end;
+* a child that must be stopped is killed from its pid 1 down, never its middle process first: the
+  middle's wait ends only once the PID namespace is empty, so no process of the child is left to write;
+* once a child ended, the zygote empties ``/sandbox``, ``/tmp`` and ``/dev/shm`` whatever their modes
+  (each folder moved up to the top first, so a deep chain costs no more than a flat folder), puts their
+  own modes back and checks they are as they were when warm, before it reports the end, and again
+  before the next fork;
 * the child starts a session of its own, so ``kill(0)`` and process-group calls reach only its own;
 * the zygote is not dumpable, so no child may open its ``/proc`` files (``mem`` included), and the filter
   refuses ``ptrace`` and ``process_vm_writev``: its memory is only ever copied;

@@ -177,9 +177,13 @@ class WarmChild:
         return self.returncode
 
     def kill(self) -> None:
-        """SIGKILL the middle process and its child, whose PID namespace takes everything else with it; a
-        zygote that does not report the end within ``FORK_SECONDS`` is stopped too."""
-        for pid in process_tree(self.pid):
+        """SIGKILL the child and all below it, not the middle process: the child is pid 1 of its PID
+        namespace, so the middle's wait for it ends only once every process there is gone, and only then
+        does the zygote empty the folders (a process left alive could write into the next child's). A
+        zygote that does not report the end within ``FORK_SECONDS`` is stopped too. (A middle process that
+        has no child yet is killed itself.)"""
+        tree = process_tree(self.pid)
+        for pid in tree[1:] or tree:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         if not self._ended.wait(FORK_SECONDS):

@@ -30,6 +30,9 @@ attempt('unshare_net', lambda: libc.unshare(0x40000000))
 attempt('setns', lambda: libc.setns(os.open('/proc/self/ns/net', os.O_RDONLY), 0))
 attempt('clone_newuser', lambda: libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0))
 attempt('clone3', lambda: libc.syscall(435, 0, 0))
+stack = ctypes.create_string_buffer(1 << 16)
+top = ctypes.c_void_p(ctypes.addressof(stack) + len(stack) - 64)
+attempt('thread_own_files', lambda: libc.clone(ctypes.cast(libc.pause, ctypes.c_void_p), top, 0x100 | 0x800 | 0x10000, None))
 attempt('mount_tmpfs', lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, b'size=8g'))
 attempt('fsopen', lambda: libc.syscall(430, b'tmpfs', 0))
 attempt('open_tree', lambda: libc.syscall(428, -100, b'/', 1))
@@ -86,7 +89,7 @@ attempt('flock', lambda: fcntl.flock(source, fcntl.LOCK_SH))
 attempt('fork', lambda: os.waitpid(os.fork() or os._exit(0), 0) and None)
 """
 REFUSED = {"unshare_user": "EPERM", "unshare_mount": "EPERM", "unshare_net": "EPERM", "setns": "EPERM",
-           "clone_newuser": "EPERM", "clone3": "ENOSYS", "mount_tmpfs": "EPERM", "fsopen": "EPERM",
+           "clone_newuser": "EPERM", "clone3": "ENOSYS", "thread_own_files": "EPERM", "mount_tmpfs": "EPERM", "fsopen": "EPERM",
            "open_tree": "EPERM", "chroot": "EPERM", "shmget": "EPERM", "semget": "EPERM", "msgget": "EPERM",
            "memfd": "ENOSYS", "io_uring": "EPERM", "ptrace": "EPERM", "process_vm_readv": "EPERM", "bpf": "EPERM",
            "perf_event_open": "EPERM", "keyctl": "EPERM", "userfaultfd": "EPERM", "inet": "EAFNOSUPPORT",

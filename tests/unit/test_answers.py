@@ -47,3 +47,24 @@ def test_answers_that_would_take_the_grader_long_are_refused_at_once(source):
     with pytest.raises(NotArithmetic):
         literal_answer(source, "fc_num_params")
     assert time.monotonic() - started < 1
+
+
+def test_an_oversized_answer_cell_fails_alone(tmp_path):
+    """An answer cell beyond the grader's bound is replaced by a line that fails with the reason; the other
+    answer cells are read as written."""
+    import json
+
+    from autograder.paths import SOURCE_NOTEBOOK
+    from autograder.submission import MAX_ANSWER_CHARS, read_answers
+
+    notebook = json.loads(SOURCE_NOTEBOOK.read_text())
+    honest = read_answers(SOURCE_NOTEBOOK)
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "fc_params":
+            cell["source"] = "fc_num_params = 1\n" + "#" * MAX_ANSWER_CHARS
+    path = tmp_path / "big.ipynb"
+    path.write_text(json.dumps(notebook))
+    answers = read_answers(path)
+    assert answers["fc_params"].startswith("raise RuntimeError('this answer cell holds 1,048,")
+    assert {k: v for k, v in answers.items() if k != "fc_params"} == \
+        {k: v for k, v in honest.items() if k != "fc_params"}

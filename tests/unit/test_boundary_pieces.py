@@ -256,3 +256,38 @@ def test_transposed_convolutions_are_costed_by_what_they_spread():
     node = next(n for n in program.graph.nodes if n.op == "call_function" and "convolution" in str(n.target))
     assert node_cost(node) >= 2 * 256 * 28 * 28 * 27 * 27
     assert refusal(torch.ops.aten.conv_transpose2d.input) is not None
+
+
+def test_the_warm_sandbox_empties_a_deep_locked_tree_by_short_paths(tmp_path, monkeypatch):
+    """What a child leaves in a writable folder goes, however deep and whatever its modes, and no path the
+    removal touches is longer than two names below the folder: a chain a thousand folders deep with files
+    at the bottom costs the zygote no more than a flat folder (a slow emptying would cost the batch its
+    warm sandbox)."""
+    from autograder.sandbox.harness import zygote
+
+    top = tmp_path / "writable"
+    top.mkdir()
+    descriptor = os.open(top, os.O_RDONLY)
+    for depth in range(1000):
+        os.mkdir("d", dir_fd=descriptor)
+        inner = os.open("d", os.O_RDONLY, dir_fd=descriptor)
+        os.close(descriptor)
+        descriptor = inner
+        if depth % 100 == 0:
+            os.close(os.open(f"f{depth}", os.O_CREAT | os.O_WRONLY, dir_fd=descriptor))
+    for index in range(200):
+        os.close(os.open(str(index), os.O_CREAT | os.O_WRONLY, dir_fd=descriptor))
+    os.fchmod(descriptor, 0o100)   # the deepest folder cannot be listed
+    os.close(descriptor)
+    os.chmod(top / "d", 0)         # nor the first
+    longest = [0]
+    for name in ("unlink", "rename", "chmod", "rmdir", "scandir"):
+        original = getattr(os, name)
+
+        def measured(path, *args, _original=original, **kwargs):
+            longest[0] = max(longest[0], len(Path(path).relative_to(top).parts))
+            return _original(path, *args, **kwargs)
+        monkeypatch.setattr(zygote.os, name, measured)
+    zygote._remove_inside(str(top))
+    monkeypatch.undo()
+    assert list(top.iterdir()) == [] and longest[0] <= 2

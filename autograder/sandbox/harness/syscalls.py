@@ -6,7 +6,10 @@ PyTorch, NumPy and matplotlib run unchanged: a refused call returns an errno, wh
 probing for a feature survives. Calls of another architecture (``int 0x80``) kill the process.
 
 Refused: new namespaces (``unshare``, ``setns``, ``clone`` with a namespace flag; ``clone3``, whose
-flags seccomp cannot read, answers ENOSYS so that glibc falls back to ``clone``), mounting in any form,
+flags seccomp cannot read, answers ENOSYS so that glibc falls back to ``clone``), threads with a
+descriptor table of their own (``clone`` with ``CLONE_THREAD`` but not ``CLONE_FILES``: the watchdog reads
+one table per process, so the sockets, pipes and deleted files such a thread held would go uncounted),
+mounting in any form,
 System V IPC (memory no limit counts), sockets of any family but ``AF_UNIX`` (no network in any mode),
 ``connect`` and ``sendto`` with an address (a unix socket reaches only what the sandbox made itself with
 ``socketpair``: Landlock does not scope pathname sockets, where host services listen; DataLoader workers
@@ -59,6 +62,7 @@ RECORD_LOCKS = (6, 7, 37, 38)              # F_SETLK, F_SETLKW, F_OFD_SETLK, F_O
 # ENOSYS: callers fall back to what the filter can judge (clone), or to doing without (polling for inotify)
 UNAVAILABLE = ("clone3", "memfd_create", "inotify_init", "inotify_init1", "io_setup")
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+CLONE_THREAD, CLONE_FILES = 0x00010000, 0x00000400
 AF_UNIX = 1
 UNFILTERED_EXIT = 120                      # the harness's exit status when it could not install the filter
 # Since Linux 5.1 new system calls have one number on every architecture: the fallback where the
@@ -98,6 +102,7 @@ def install() -> None:
                     rules.add_rule(action, number)
         for flag in NAMESPACE_FLAGS:
             rules.add_rule(refuse, rules.resolve("clone"), (0, seccomp.MASKED_EQ, flag, flag))
+        rules.add_rule(refuse, rules.resolve("clone"), (0, seccomp.MASKED_EQ, CLONE_THREAD | CLONE_FILES, CLONE_THREAD))
         for call in ("socket", "socketpair"):
             rules.add_rule(seccomp.errno_action(errno.EAFNOSUPPORT), rules.resolve(call), (0, seccomp.NE, AF_UNIX, 0))
         for option in BUFFER_OPTIONS:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import resource
 import socket
@@ -76,10 +77,11 @@ def _state() -> tuple:
 
 def _remove_inside(folder: str) -> None:
     """Remove everything below ``folder`` (a tmpfs of the zygote's) that a child left, whatever its modes
-    (each folder is opened up before it is read) and however deep (no recursion); a mount point on
-    another device stays."""
+    (each folder is opened up before it is read) and however deep (no recursion): each folder found below
+    the top is first moved up to it, so that no path the removal walks is longer than two names and a
+    deep chain costs no more than a flat one. A mount point on another device stays."""
     device = os.stat(folder).st_dev
-    waiting, emptied = [folder], []
+    waiting, emptied, names = [folder], [], itertools.count()
     while waiting:
         current = waiting.pop()
         emptied.append(current)
@@ -89,11 +91,15 @@ def _remove_inside(folder: str) -> None:
                     info = entry.stat(follow_symlinks=False)
                     if info.st_dev != device:
                         continue
-                    if stat.S_ISDIR(info.st_mode):
-                        os.chmod(entry.path, 0o700)
-                        waiting.append(entry.path)
-                    else:
+                    if not stat.S_ISDIR(info.st_mode):
                         os.unlink(entry.path)
+                        continue
+                    os.chmod(entry.path, 0o700)
+                    path = entry.path
+                    if current != folder:
+                        path = next(p for p in (f"{folder}/.emptied-{n}" for n in names) if not os.path.lexists(p))
+                        os.rename(entry.path, path)
+                    waiting.append(path)
     for path in reversed(emptied[1:]):
         with contextlib.suppress(OSError):
             os.rmdir(path)
@@ -241,6 +247,9 @@ def serve(control: int, processes: int) -> None:
         if _state() != warm:
             channel.sendall(b"tainted\n")
             _refuse("its own limits, priority or affinity changed")
+        if _folders() != clean:     # written after the last check, by a process that outlived its child
+            channel.sendall(b"tainted\n")
+            _refuse(f"its writable folders changed since the last child ended: {_folders()}")
         middle = os.fork()
         if middle == 0:
             channel.close()
