@@ -59,16 +59,13 @@ def test_a_crash_counts_by_its_last_words(tmp_path):
 
 
 class _Again:
-    """Stands in for a fresh SandboxProcess: its ``wait`` gives the next prepared run."""
+    """Stands in for running the job again in a fresh sandbox: gives the next prepared run."""
 
     def __init__(self, runs: list[SandboxRun]) -> None:
         self.runs, self.started = runs, 0
 
-    def __call__(self) -> _Again:
+    def __call__(self) -> SandboxRun:
         self.started += 1
-        return self
-
-    def wait(self) -> SandboxRun:
         return self.runs.pop(0)
 
 
@@ -76,7 +73,7 @@ def test_a_starved_run_is_graded_again(tmp_path):
     first = _run(tmp_path / "first", {"train_model probe": TORCH_EAGAIN}, 8)
     second = _run(tmp_path / "second", {"train_model probe": ""}, 8)
     again = _Again([second])
-    assert engine._unless_machine_short(first, ALLOWANCE, again) is second  # type: ignore[arg-type]
+    assert engine._unless_machine_short(first, ALLOWANCE, again) is second
     assert again.started == 1 and not first.folder.exists()
 
 
@@ -85,7 +82,7 @@ def test_starved_twice_where_the_grader_saw_it_is_a_grader_error_not_lost_points
     first = _run(tmp_path / "first", {"train_model probe": TORCH_EAGAIN}, 8, scarce=seen_in == "first")
     again = _Again([_run(tmp_path / "second", {"cell train": PYTHON_EAGAIN}, 11, scarce=seen_in == "second")])
     with pytest.raises(GraderError, match="at most 11 of its 64") as raised:
-        engine._unless_machine_short(first, ALLOWANCE, again)  # type: ignore[arg-type]
+        engine._unless_machine_short(first, ALLOWANCE, again)
     assert expected(raised.value)
 
 
@@ -94,7 +91,7 @@ def test_a_claimed_shortage_the_grader_never_saw_keeps_its_verdict(tmp_path):
     grader error it could hide a low score behind."""
     first = _run(tmp_path / "first", {"cell train": "OSError: [Errno 11] Resource temporarily unavailable"}, 3)
     second = _run(tmp_path / "second", {"cell train": "OSError: [Errno 11] Resource temporarily unavailable"}, 3)
-    assert engine._unless_machine_short(first, ALLOWANCE, _Again([second])) is second  # type: ignore[arg-type]
+    assert engine._unless_machine_short(first, ALLOWANCE, _Again([second])) is second
     note = unconfirmed_note(second, ALLOWANCE)
     assert note and "did not see the machine short" in note and "at most 3 of its 64" in note
     assert unconfirmed_note(_run(tmp_path / "clean", {"cell train": ""}, 3), ALLOWANCE) is None
@@ -124,5 +121,5 @@ def test_the_machines_room_for_tasks_is_read_from_the_kernel():
 def test_a_sandbox_that_used_its_allowance_is_not_graded_again(tmp_path):
     run = _run(tmp_path, {"train_model probe": PYTHON_EAGAIN}, ALLOWANCE + 1)
     again = _Again([])
-    assert engine._unless_machine_short(run, ALLOWANCE, again) is run  # type: ignore[arg-type]
+    assert engine._unless_machine_short(run, ALLOWANCE, again) is run
     assert again.started == 0
