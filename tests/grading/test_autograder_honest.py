@@ -50,6 +50,8 @@ VARIANTS = {
     "thread_left_running": {"train_model": [
         ("    device = next(model.parameters()).device\n",
          "    import threading, time\n    threading.Thread(target=time.sleep, args=(600,)).start()\n    device = next(model.parameters()).device\n")]},
+    "accuracy_rounded_for_display": {"train_model": [
+        ("        test_acc = correct / len(dl_te.dataset)\n", "        test_acc = round(correct / len(dl_te.dataset), 4)\n")]},
     "criterion_as_function": {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "def criterion(logits, labels):\n    return F.cross_entropy(logits, labels)")]},
     "optimizer_positional_lr": {"loss_opt": [("lr=0.1)", "0.1)")]},
     "evaluation_with_gradients_on": {"train_model": [

@@ -19,7 +19,7 @@ TOLERANCE = 1e-4
 CHECKS = ("weights", "steps", "reset", "epochs", "mode", "returned")
 
 
-def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0):
+def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0, digits=None):
     model.train(mode == "train")
     correct = seen = 0
     with torch.no_grad():
@@ -29,7 +29,8 @@ def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0):
             correct += (model(x).argmax(dim=1) == y).sum().item()
             seen += len(y)
     seen = len(loader.dataset) if divide == "dataset" else seen
-    return scale * (correct // seen if divide == "//" else correct / seen)
+    value = scale * (correct // seen if divide == "//" else correct / seen)
+    return value if digits is None else round(value, digits)
 
 
 def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="once", train_mode="train",
@@ -99,7 +100,7 @@ def failed(train_model, seed=11, calls=LOOP_EPOCHS) -> set[str]:
 
 
 @pytest.mark.parametrize("habits", [{}, {"clear": "before_forward"}, {"clip": 1e6},
-                                    {"own_test_loader": True, "metrics_pass": True}])
+                                    {"own_test_loader": True, "metrics_pass": True}, {"digits": 4}, {"digits": 3}])
 def test_correct_loops_pass_every_check(habits):
     assert failed(make_loop(**habits)) == set()
 
@@ -121,6 +122,7 @@ def test_correct_loops_pass_every_check(habits):
     ({"twice": True}, {"returned"}),
     ({"divide": "//"}, {"returned", "mode"}),
     ({"scale": 100.0}, {"returned"}),
+    ({"scale": 100.0, "digits": 2}, {"returned"}),
     ({"stop": 100}, {"epochs"}),
     ({"on_training_data": True}, {"returned"}),
     ({"own_test_loader": True, "mode": "train"}, {"mode"}),
