@@ -35,11 +35,13 @@ def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0, 
 
 def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="once", train_mode="train",
               stop=None, clip=None, when="after", twice=False, step_in_test=False, offset=0, own_test_loader=False,
-              metrics_pass=False, decay=None, on_training_data=False, **evaluation):
+              metrics_pass=False, decay=None, fade=None, on_training_data=False, **evaluation):
     """A ``train_model`` with the given habits (the defaults are the textbook loop)."""
     def train_model(model, crit, opt, dl_tr, dl_te, epochs):
         history = {"test_acc": []}
         schedule = torch.optim.lr_scheduler.StepLR(opt, 1, decay) if decay else None
+        # fade: the learning rate falls batch by batch to this share of its start (a one-cycle tail)
+        fading = torch.optim.lr_scheduler.ExponentialLR(opt, fade ** (1 / (len(dl_tr) * epochs))) if fade else None
         for _ in range(epochs + offset):
             if when == "before":
                 history["test_acc"].append(evaluate(model, dl_te, **evaluation))
@@ -67,6 +69,8 @@ def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="
                         opt.zero_grad()
                 if clear == "after_step":
                     opt.zero_grad()
+                if fading:
+                    fading.step()
             if step == "per_epoch":
                 opt.step()
             if schedule:
@@ -136,7 +140,7 @@ def test_each_bug_costs_the_checks_it_breaks(habits, lost):
     assert failed(make_loop(**habits), seed=len(str(habits)), calls=(1,)) == lost
 
 
-@pytest.mark.parametrize("habits", [{"decay": 0.5}, {"decay": 3.0, "clear": "before_forward"}])
+@pytest.mark.parametrize("habits", [{"decay": 0.5}, {"decay": 3.0, "clear": "before_forward"}, {"fade": 1e-5}])
 def test_a_learning_rate_schedule_costs_the_weights_only(habits):
     """A learning rate that changes between epochs (the assignment asks for none): the steps and the
     reset are read from the optimizer's momentum, which no learning rate changes."""
@@ -191,3 +195,14 @@ def test_stale_gradients_piling_up_do_not_pass_for_a_step_count_bug(seed):
     """With gradients never cleared, the marker's moves fit neither step count well; they must cost the
     reset check, not the steps check (seeds where an earlier rule blamed the steps)."""
     assert failed(make_loop(clear="never"), seed=seed) == {"reset", "weights"}
+
+
+def test_an_accuracy_rounded_any_usual_way_is_the_accuracy():
+    """349/400 = 0.8725 rounds to 0.873 (Python, half up) or 0.872 (half to even, as NumPy and PyTorch
+    round); both are that accuracy, no other 3-decimal number is, nor a coarser rounding."""
+    from autograder.loop_judge import _same_accuracy
+
+    exact = 349 / 400
+    assert _same_accuracy(0.873, exact) and _same_accuracy(0.872, exact) and _same_accuracy(87.25, 100 * exact)
+    assert _same_accuracy(87.2, 100 * exact) and _same_accuracy(0.8725, exact)
+    assert not any(_same_accuracy(a, exact) for a in (0.871, 0.874, 0.87, 0.8723, 87.1, 0.9))
