@@ -126,11 +126,11 @@ class _Judge:
         return None
 
     # ---- steps and reset, from the marker's moves ----
-    def _segments(self) -> list[tuple[torch.Tensor, bool, torch.Tensor | None, torch.Tensor, torch.Tensor]]:
+    def _segments(self) -> list[tuple[torch.Tensor, bool, bool, torch.Tensor, torch.Tensor]]:
         """The marker's move over each training batch (and over each stretch between them), in order:
-        (move, marker batch, None for a training batch, else the recorded velocity after the stretch:
-        any number of steps may happen outside the training batches, so their effect is not inferred;
-        and the recorded velocities at its start and end)."""
+        (move, marker batch, whether it is a stretch outside the training batches, where any number of
+        steps may happen, so their effect is not inferred, and the recorded velocities at its start and
+        end)."""
         bounds: list[tuple[int, int, bool]] = []
         for p in self.trained:      # a pass that changed nothing (a metrics pass) says nothing of the steps
             for i, at in enumerate(p.batches):
@@ -140,8 +140,8 @@ class _Judge:
         last = self.trained[0].start if self.trained else 0
 
         def segment(a: int, b: int, marked: bool, outside: bool) -> tuple:
-            return (_marker(self.trace, b) - _marker(self.trace, a), marked,
-                    _velocity(self.trace, b) if outside else None, _velocity(self.trace, a), _velocity(self.trace, b))
+            return (_marker(self.trace, b) - _marker(self.trace, a), marked, outside, _velocity(self.trace, a),
+                    _velocity(self.trace, b))
 
         for at, end, marked in bounds:
             if at > last:
@@ -166,9 +166,9 @@ class _Judge:
         fresh_share = sum(sum(mu ** j for j in range(k)) for k in range(1, steps + 1))
         velocity, stale, missing, unstepped, seen, after_marker = torch.zeros(1), 0, 0, 0, 0, False
         for move, marked, outside, before, after in segments:
-            if outside is not None:     # a step after a marker batch (an epoch's last) shows its gradient
+            if outside:     # a step after a marker batch (an epoch's last) shows its gradient
                 seen += after_marker and float(move.abs().max()) > atol
-                velocity, after_marker = outside, False
+                velocity, after_marker = after, False
                 continue
             after_marker = marked
             # a step changes the momentum buffer whatever the learning rate; without one, only the move shows
@@ -205,7 +205,7 @@ class _Judge:
                     "opt.step() once per batch, after loss.backward()"), (
                     "whether the gradients are reset cannot be seen: no step applied the gradient of the batches "
                     "that show it")
-        outside = any(out is not None and float(move.abs().max()) > atol for move, _, out, *_ in segments)
+        outside = any(out and float(move.abs().max()) > atol for move, _, out, *_ in segments)
         step_reason = (
             "the optimizer took two steps per batch: one opt.step() per batch" if steps == 2 else
             "after some batches' backward pass no optimizer step used their gradient: call opt.step() once per "
