@@ -1,7 +1,6 @@
 """``python -m autograder``: see :mod:`autograder.cli`."""
 
-import sys
-
 from .cli import main
+from .leave import leave
 
-sys.exit(main())
+leave(main())

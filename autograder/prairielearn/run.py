@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..leave import leave
 from ..platform.grading import close_to_sandbox, entry_point_arguments, grade_upload, killed_note
 from ..results import write_json_atomically
 from . import results
@@ -40,4 +41,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())
