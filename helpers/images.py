@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image, UnidentifiedImageError
-from scipy.signal import convolve2d
 
 
 def load_blackwhite_image(path: str | Path) -> np.ndarray:
@@ -39,6 +38,8 @@ def visualize_convolution(image: np.ndarray, kernel: np.ndarray) -> Figure:
     """
     image = _check_2d("image", image)
     kernel = _check_2d("kernel", kernel)
+    from scipy.signal import convolve2d  # here: importing it takes 0.7 s, which every notebook paid at its first cell
+
     output = convolve2d(image, kernel, mode="same", boundary="fill", fillvalue=0.0)
 
     figure, (ax_in, ax_kernel, ax_out) = plt.subplots(
