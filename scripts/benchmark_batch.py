@@ -87,17 +87,31 @@ def scores(csv: Path) -> list[list[str]]:
         return [row[:-1] for row in csv_module.reader(table)]
 
 
-def batch(course: Path, jobs: int, csv: Path, tree: Path = ROOT,
-          sampled: bool = False) -> tuple[float, PeakMemory | None]:
-    """One batch run of the grader in ``tree`` over ``course``: its wall time, and its memory if ``sampled``."""
+def _started(course: Path, jobs: int, csv: Path, tree: Path) -> subprocess.Popen:
+    """A batch run of the grader in ``tree`` over ``course`` (``-m`` from ``tree`` imports its package)."""
     command = [sys.executable, "-m", "autograder", "batch", str(course), "--jobs", str(jobs), "--force",
                "--csv", str(csv)]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    memory = PeakMemory(process.pid) if sampled else None
+    return subprocess.Popen(command, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _finished(process: subprocess.Popen, jobs: int) -> None:
     if process.wait() != 0:
         raise SystemExit(f"batch --jobs {jobs} failed with exit status {process.returncode}")
-    return time.perf_counter() - started, memory.stop() if memory else None
+
+
+def timed_batch(course: Path, jobs: int, csv: Path, tree: Path = ROOT) -> float:
+    """The wall time of one batch run, unsampled."""
+    started = time.perf_counter()
+    _finished(_started(course, jobs, csv, tree), jobs)
+    return time.perf_counter() - started
+
+
+def sampled_batch(course: Path, jobs: int, csv: Path) -> PeakMemory:
+    """The memory of one batch run of this tree, sampled all along."""
+    process = _started(course, jobs, csv, ROOT)
+    memory = PeakMemory(process.pid)
+    _finished(process, jobs)
+    return memory.stop()
 
 
 def main() -> None:
@@ -113,20 +127,19 @@ def main() -> None:
               f"{os.cpu_count()} cores")
         rates, grades = {}, {}
         for jobs in args.jobs:
-            seconds, _ = batch(course, jobs, course / f"grades-{jobs}.csv")
+            seconds = timed_batch(course, jobs, course / f"grades-{jobs}.csv")
             rates[jobs] = args.count / seconds * 60
             grades[jobs] = scores(course / f"grades-{jobs}.csv")
             print(f"--jobs {jobs}: {seconds:6.1f} s, {rates[jobs]:5.1f} submissions/minute")
         last = args.jobs[-1]
         if args.baseline:
             with checked_out(args.baseline) as tree:
-                seconds, _ = batch(course, last, course / "grades-baseline.csv", tree)
+                seconds = timed_batch(course, last, course / "grades-baseline.csv", tree)
             rate = args.count / seconds * 60
             same = scores(course / "grades-baseline.csv") == grades[last]
             print(f"baseline {args.baseline}, --jobs {last}: {rate:5.1f} submissions/minute; this tree "
                   f"{rates[last] / rate:.2f}x its throughput, {'the same' if same else 'DIFFERENT'} grades")
-        _, memory = batch(course, last, course / "grades-sampled.csv", sampled=True)
-        assert memory is not None
+        memory = sampled_batch(course, last, course / "grades-sampled.csv")
         print(f"memory, --jobs {last} (a run of its own, sampled every {memory.interval:g} s): a grading process with "
               f"its sandbox at most {max(memory.per_child.values(), default=0) / MB:.0f} MB, the whole batch at once "
               f"{memory.total / MB:.0f} MB")

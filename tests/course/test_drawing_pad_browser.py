@@ -226,8 +226,11 @@ def test_draw_blur_predict_and_reset_in_jupyterlab(jupyterlab, browser):
     match = re.fullmatch(r"Prediction: (\d) \((\d+\.\d)% sure\)", verdict.text.strip())
     assert match, f"unexpected verdict: {verdict.text!r}"
     assert int(match.group(1)) == label, f"read the drawn {label} as {match.group(1)}"
-    percentages = [browser.find_element(By.CSS_SELECTOR, f".drawing-pad-percent-{digit}").text for digit in range(10)]
-    assert all(re.fullmatch(r"\d+\.\d%", text) for text in percentages), percentages
+    # The verdict is sent before the ten percentages, each a widget update of its own: wait for all of them.
+    def percentages_shown(driver):
+        texts = [driver.find_element(By.CSS_SELECTOR, f".drawing-pad-percent-{digit}").text for digit in range(10)]
+        return texts if all(re.fullmatch(r"\d+\.\d%", text) for text in texts) else None
+    percentages = wait.until(percentages_shown, message="the ten percentages did not all appear")
     values = [float(text[:-1]) for text in percentages]
     assert abs(sum(values) - 100.0) < 0.6, values
     assert int(np.argmax(values)) == label and values[label] == float(match.group(2)) and values[label] > 90.0, values

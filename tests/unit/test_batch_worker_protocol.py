@@ -38,35 +38,44 @@ def test_a_spent_worker_is_replaced_and_its_reply_counts(tmp_path: Path) -> None
 
 
 # The real worker, grading with a stand-in that leaves what parsing a large record leaves: 300 MB freed on
-# the C heap below a small allocation that outlives the grading, so the heap cannot shrink by itself.
+# the C heap below a small allocation that outlives the grading, so the heap cannot shrink by itself; with
+# "cyclic", the 300 MB are left in a reference cycle (as graph modules leave theirs), which only a garbage
+# collection frees. "untrimmed" takes the release away; "trim only" releases without collecting.
 HEAP_LEFT_OVER = """
+import ctypes
 import sys
 import autograder.batch.worker as worker
 from autograder.results import Verdict
 
 kept = []
+release, garbage = sys.argv.pop(1), sys.argv.pop(1)
 
 
 def grading(path, **_):
     freed = [bytearray(1000) for _ in range(300_000)]
+    if garbage == "cyclic":
+        freed.append(freed)
     kept.append(bytearray(1000))
     del freed
     return Verdict(str(path), [])
 
 
 worker.grade = grading
-if sys.argv.pop(1) == "untrimmed":
+if release == "untrimmed":
     worker.release_freed_memory = lambda: None
+elif release == "trim only":
+    worker.release_freed_memory = lambda: ctypes.CDLL("libc.so.6").malloc_trim(0)
 worker.main()
 """
 
 
-def _resident_after_one_grading(tmp_path: Path, variant: str) -> int:
-    worker = subprocess.Popen([sys.executable, "-c", HEAP_LEFT_OVER, variant, "none"], text=True,
+def _resident_after_one_grading(tmp_path: Path, release: str, garbage: str = "plain") -> int:
+    worker = subprocess.Popen([sys.executable, "-c", HEAP_LEFT_OVER, release, garbage, "none"], text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert worker.stdin and worker.stdout
-        worker.stdin.write(f'{{"notebook": "a.ipynb", "results": "{tmp_path / variant}.json"}}\n')
+        results = tmp_path / f"{release}-{garbage}.json".replace(" ", "-")
+        worker.stdin.write(f'{{"notebook": "a.ipynb", "results": "{results}"}}\n')
         worker.stdin.flush()
         assert "results" in json.loads(worker.stdout.readline())
         status = Path(f"/proc/{worker.pid}/status").read_text().splitlines()
@@ -82,3 +91,10 @@ def test_a_worker_hands_back_what_a_grading_freed(tmp_path: Path) -> None:
     trimmed = _resident_after_one_grading(tmp_path, "trimmed")
     untrimmed = _resident_after_one_grading(tmp_path, "untrimmed")
     assert untrimmed - trimmed > 200 * 1024**2, (trimmed, untrimmed)
+
+
+def test_a_worker_hands_back_what_a_grading_left_in_reference_cycles(tmp_path: Path) -> None:
+    """Garbage in reference cycles is collected before the heap is handed back: trimming alone leaves it."""
+    collected = _resident_after_one_grading(tmp_path, "trimmed", "cyclic")
+    trimmed_only = _resident_after_one_grading(tmp_path, "trim only", "cyclic")
+    assert trimmed_only - collected > 200 * 1024**2, (collected, trimmed_only)

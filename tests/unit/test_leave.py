@@ -32,10 +32,10 @@ leave(4)
 """
 
 
-def _run(code: str) -> subprocess.CompletedProcess:
+def _run(code: str, **output) -> subprocess.CompletedProcess:
     environment = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=environment,
-                          timeout=60)
+    output = output or {"capture_output": True}
+    return subprocess.run([sys.executable, "-c", code], text=True, cwd=ROOT, env=environment, timeout=60, **output)
 
 
 def test_a_command_leaves_with_its_status_its_output_and_its_exit_handlers_run():
@@ -50,3 +50,11 @@ def test_a_thread_still_working_finishes_before_the_command_ends():
     ended = _run(ENDS_WITH_A_WORKING_THREAD)
     assert ended.returncode == 4, ended.stderr
     assert ended.stdout == "the thread finished\n"
+
+
+def test_output_that_cannot_be_written_fails_a_successful_command():
+    """As a normal exit would: a results table sent to a full disk is not a success."""
+    with open("/dev/full", "w") as full:
+        ended = _run("from autograder.leave import leave\nprint('the results')\nleave(0)", stdout=full,
+                     stderr=subprocess.DEVNULL)
+    assert ended.returncode == 120
