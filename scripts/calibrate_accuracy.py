@@ -1,10 +1,9 @@
 """Where the accuracy thresholds come from: train the reference models with the grader's budget over
 several seeds and print the spread next to the thresholds in ``autograder/settings.py``.
 
-With ``--variants`` it also trains networks of the intended structure that a student may well submit
-(other activations, average pooling, narrow layers), which the accuracy check should still pass; with
-``--fractions`` it does so at fractions of the budget, to see whether a smaller one would still separate
-them from networks that do not learn.
+With ``--variants`` it also trains networks of the intended structure that students submit (other
+activations, average pooling, narrow layers), to show where each lands against its threshold; with
+``--fractions`` it does so at fractions of the budget, to see what a smaller budget would change.
 
     MNIST_ROOT=../shared/data python scripts/calibrate_accuracy.py [--seeds 10] [--variants] [--fractions 1,0.6]
 """
@@ -30,7 +29,7 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-# Networks of the intended structure that students submit, which the accuracy check should still pass.
+# Networks of the intended structure that students submit: where each lands against its threshold.
 VARIANTS: dict[str, dict[str, Callable[[], nn.Module]]] = {
     "fc": {"tanh": lambda: ReferenceFC(act=torch.tanh), "sigmoid": lambda: ReferenceFC(act=torch.sigmoid),
            "no activation": lambda: ReferenceFC(act=_identity), "widths 64-32-16": lambda: ReferenceFC((64, 32, 16)),
