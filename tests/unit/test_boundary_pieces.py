@@ -217,6 +217,34 @@ def test_forged_operators_are_refused_by_name(tmp_path, target):
         load_exported(folder, "fc", UNLIMITED, (784,), 100)
 
 
+def _carry_code(graph, marker: Path) -> None:
+    """Guard code as torch.export writes it for a graph with conditions on its input, here one that
+    leaves a file behind if anything ever runs it."""
+    graph["guards_code"] = [f"open({str(marker)!r}, 'w').close() is None"]
+
+
+def test_a_graph_that_carries_python_code_is_refused_before_anything_runs_it(tmp_path):
+    marker = tmp_path / "ran"
+    folder = _export_to(tmp_path, Wide())
+    _rewrite_graph(folder, lambda graph: _carry_code(graph, marker))
+    with pytest.raises(ArtifactError, match="Python code"):
+        load_exported(folder, "fc", UNLIMITED, (784,), 100)
+    assert not marker.exists()
+
+
+def test_the_module_the_grader_runs_never_runs_the_graphs_guard_code(tmp_path, monkeypatch):
+    """The second line of defence, should the screen ever miss a field: the module the checks and the
+    trainings run has no guard function (``ExportedProgram.module()`` compiles ``guards_code`` into one
+    by default, in the process that calls it)."""
+    marker = tmp_path / "ran"
+    folder = _export_to(tmp_path, Wide())
+    _rewrite_graph(folder, lambda graph: _carry_code(graph, marker))
+    monkeypatch.setattr("autograder.artifacts._screen_graph", lambda raw: None)
+    module = load_exported(folder, "fc", UNLIMITED, (784,), 100).module()
+    module(torch.rand(100, 784)).sum().backward()
+    assert not marker.exists()
+
+
 class ExpandedStatistic(nn.Module):
     """A batch-norm-named buffer that claims billions of values while storing one."""
 
