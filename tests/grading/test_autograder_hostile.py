@@ -98,6 +98,30 @@ def test_forged_results_files_are_ignored(tmp_path):
     assert results["score"] == 0
 
 
+def test_a_graph_that_carries_code_for_the_grader_is_refused(tmp_path):
+    """The exporter rebound so that every graph it sends carries guard code, which torch.export's own
+    loader would compile and run in the process that loads it: here, the grader's (the marker lies
+    outside the sandbox, where only the grader could write it)."""
+    marker = tmp_path / "grader-ran-it"
+    forge = (
+        "import dataclasses, json, sys\n"
+        "_exports = sys.modules['harness.exports']\n"
+        "_real = _exports._SERIALIZE\n"
+        "def _with_guards(program):\n"
+        "    artifact = _real(program)\n"
+        "    graph = json.loads(artifact.exported_program)\n"
+        f"    graph['guards_code'] = [\"open({str(marker)!r}, 'w').close() is None\"]\n"
+        "    return dataclasses.replace(artifact, exported_program=json.dumps(graph).encode())\n"
+        "_exports._SERIALIZE = _with_guards\n"
+    )
+    path = edited(SOLUTION, tmp_path, "guards", {"fc_class": [("class FC(nn.Module):", forge + "class FC(nn.Module):")]})
+    results, _, _ = grade(path, tmp_path)
+    assert not marker.exists()
+    accuracy = next(t for t in results["tests"] if t["name"] == "FC: test accuracy after the grader's training")
+    assert accuracy["status"] == "failed" and "Python code of its own" in accuracy["output"], accuracy
+    assert results["score"] < 100
+
+
 def test_student_code_sees_neither_data_nor_grader(tmp_path):
     spy = (
         "import os, sys\n"
