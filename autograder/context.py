@@ -13,6 +13,7 @@ import torch
 
 from helpers.data import load_mnist_pixels
 
+from .accuracy_memo import AccuracyMemo, Measured, outcome_key
 from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
 from .assignment import MODELS, ModelSpec
 from .bounds import CheckBudget, refused_memory
@@ -21,7 +22,7 @@ from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_r
 from .sandbox.harness.problems import second_batch
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
-from .training import TRAINING_THREADS, train_and_test
+from .training import TRAINING_THREADS, over_budget, train_and_test
 
 
 class CheckFailure(AssertionError):
@@ -39,6 +40,8 @@ class GradingContext:
     answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
     training_seconds: dict = field(default_factory=dict)  # each accuracy training's wall time
+    measured: AccuracyMemo = field(default_factory=AccuracyMemo)  # accuracies measured before, by graph
+    reused: list = field(default_factory=list)        # the models whose accuracy came from ``measured``
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
     trainer: Executor | None = None                   # where the accuracy trainings run (``scoring.trainer``)
@@ -155,13 +158,26 @@ class GradingContext:
             raise CheckFailure(f"{spec.name}: {error}") from None
 
     def _train(self, model: str, module: torch.nn.Module, cpu_left: float) -> float:
+        """Train ``module`` and measure its accuracy, unless this process measured it for the same graph
+        before (``accuracy_memo``)."""
         spec, budget = MODELS[model], self.settings.accuracy
         device = torch.device("cpu")  # on every host: a GPU's arithmetic would change accuracies near a threshold
+        settings = (spec.input, budget.iterations[model], budget.test_images, budget.batch_size, budget.lr,
+                    self.settings.seed, device)
+        cpu_seconds = min(budget.cpu_seconds, cpu_left)
         started = time.monotonic()
         try:
-            return train_and_test(module, self.mnist.train, self.mnist.test, spec.input, budget.iterations[model],
-                                  budget.test_images, budget.batch_size, budget.lr, self.settings.seed, device,
-                                  min(budget.cpu_seconds, cpu_left))
+            key = outcome_key(module, tuple(map(str, settings)))
+            known = self.measured.get(key)
+            if known is not None:
+                if known.cpu_seconds > cpu_seconds:
+                    raise over_budget(cpu_seconds)
+                self.reused.append(model)
+                return known.accuracy
+            cpu_started = time.thread_time()
+            accuracy = train_and_test(module, self.mnist.train, self.mnist.test, *settings, cpu_seconds)
+            self.measured.keep(key, Measured(accuracy, time.thread_time() - cpu_started))
+            return accuracy
         except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
             raise CheckFailure(f"{spec.name} could not be trained ({type(error).__name__}: {error})"[:300]) from None
         finally:

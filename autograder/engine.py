@@ -6,6 +6,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .bounds import require_fresh_process
 from .failures import GraderError
@@ -19,9 +20,13 @@ from .shortage import confirmed, describe, machine_short
 from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
 from .version import file_sha256, grader_version
 
+if TYPE_CHECKING:
+    from .accuracy_memo import AccuracyMemo
+
 
 def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: bool = True,
-          isolation: str = "auto", zygote: Zygote | None = None) -> Verdict:
+          isolation: str = "auto", zygote: Zygote | None = None,
+          measured: AccuracyMemo | None = None) -> Verdict:
     """Score the notebook at ``path``. A bad submission is a verdict (of 0), never an exception;
     exceptions mean the grader itself cannot run (MNIST missing, no sandbox available).
 
@@ -30,7 +35,8 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     saves time when there is a spare core; without it the two processes never hold memory at the
     same time, which halves the peak (small containers). ``isolation`` is a mode of
     ``sandbox.isolation`` or ``auto`` for the strongest one available. ``zygote``: a warm sandbox to
-    fork the student's process from (a batch's; ``sandbox.warm``).
+    fork the student's process from (a batch's; ``sandbox.warm``). ``measured``: the accuracies this
+    process measured before (a batch's; ``accuracy_memo``).
     """
     settings = settings or Settings()
     require_fresh_process()
@@ -74,7 +80,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     if run is not None:
         run = _unless_machine_short(run, settings.limits.processes,
                                     lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))
-    verdict = score(path, run, unreadable, answers, settings, mnist, started, seed)
+    verdict = score(path, run, unreadable, answers, settings, mnist, started, seed, measured)
     verdict.details["stages"] = {"grader start": round(ready, 2), **verdict.details["stages"]}
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),

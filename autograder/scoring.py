@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from .accuracy_memo import AccuracyMemo
 from .assignment import MODELS
 from .bounds import CheckBudget, memory_bound, refused_memory
 from .context import GradingContext, MnistTensors
@@ -171,14 +172,16 @@ def _how(run: SandboxRun) -> str:
 
 
 def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
-          mnist: MnistTensors, started: float, seed: int) -> Verdict:
-    """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read)."""
+          mnist: MnistTensors, started: float, seed: int, measured: AccuracyMemo | None = None) -> Verdict:
+    """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read);
+    ``measured`` holds accuracies measured for earlier submissions (``accuracy_memo``)."""
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
         with trainer() as pool, memory_bound(settings.grader_memory_bytes):
             context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
-                                     unreadable=unreadable, answer_sources=answers, trainer=pool)
+                                     unreadable=unreadable, answer_sources=answers, trainer=pool,
+                                     measured=measured or AccuracyMemo())
             notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
             checking = time.monotonic()
             checks = run_checks(context)
@@ -187,6 +190,7 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
         shutil.rmtree(run.folder, ignore_errors=True)
     notes = notes[:MAX_NOTES]
     phases = context.report.get("phases", {}) if run.ended != Ending.NOT_RUN else {}
-    details = {"accuracies": dict(context.accuracies), "layers": dict(context.layers),
+    details = {"accuracies": dict(context.accuracies), "trainings_reused": sorted(context.reused),
+               "layers": dict(context.layers),
                "stages": stage_seconds(run, phases, checked, context.training_seconds)}
     return Verdict(str(path), checks, time.monotonic() - started, notes, details)

@@ -64,6 +64,10 @@ def reveal(module: nn.Module, seed: int) -> None:
                 tensor.uniform_(-1.0, 1.0, generator=generator)
 
 
+def over_budget(cpu_seconds: float) -> TimeoutError:
+    return TimeoutError(f"training took more than {cpu_seconds:g} s of CPU time")
+
+
 def _layout(module: nn.Module, input_shape: tuple[int, ...], batch_size: int) -> torch.memory_format:
     """Channels-last for image input: CPU convolutions run about a third faster in it. A graph that
     cannot take it (one that views a channels-last tensor as flat fails) keeps the default layout."""
@@ -116,7 +120,7 @@ def train_and_test(
         opt.step()
         opt.zero_grad()
         if time.thread_time() > deadline:
-            raise TimeoutError(f"training took more than {cpu_seconds:g} s of CPU time")
+            raise over_budget(cpu_seconds)
     correct = 0
     images, labels = test[0][:test_images], test[1][:test_images]
     with torch.no_grad():

@@ -1,6 +1,8 @@
 """A long-lived grading process of a batch: it imports PyTorch and loads MNIST once, then grades the
 submissions it is sent, one after the other. Each student's code still runs in its own fresh sandbox;
-this process only scores artifacts, so nothing of one submission reaches the next.
+this process only scores artifacts, so nothing of one submission reaches the next but the accuracies
+the grader itself measured, by graph (``autograder.accuracy_memo``): a graph seen before is not trained
+again.
 
 Protocol: one JSON object per line on stdin (``{"notebook": ..., "results": ...}``), one reply per
 line on stdout (``{"results": {...}}`` once the results file is written, or ``{"error": why}``), with
@@ -17,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..accuracy_memo import AccuracyMemo
 from ..bounds import release_freed_memory, spent
 from ..context import MnistTensors
 from ..engine import grade
@@ -34,18 +37,20 @@ def main() -> None:
     mnist = MnistTensors()
     warm = WarmSandbox(Settings().limits)
     try:
-        serve(replies, isolation, log_folder, mnist, warm)
+        serve(replies, isolation, log_folder, mnist, warm, AccuracyMemo())
     finally:
         warm.close()
 
 
-def serve(replies, isolation: str, log_folder: Path | None, mnist: MnistTensors, warm: WarmSandbox) -> None:
+def serve(replies, isolation: str, log_folder: Path | None, mnist: MnistTensors, warm: WarmSandbox,
+          measured: AccuracyMemo) -> None:
     """Grade each request on stdin until it ends or this process is spent."""
     for line in sys.stdin:
         request = json.loads(line)
         try:
             zygote = warm.get() if choose_mode(isolation) == Mode.BUBBLEWRAP else None
-            results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation, zygote=zygote).gradescope()
+            results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation, zygote=zygote,
+                            measured=measured).gradescope()
             write_json_atomically(Path(request["results"]), results)
             reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only

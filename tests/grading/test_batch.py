@@ -146,7 +146,10 @@ def _without_times(csv_text):
 
 
 def test_manual_grades_survive_and_jobs_do_not_change_results(course, interrupted_then_resumed, tmp_path):
+    """Also: one job grades ada and ben one after the other, and trains their LeNet and CNN graphs (the
+    same in both) once; the accuracies it reuses are the ones each measured in its own grading before."""
     parallel_csv = (course / "cnn_grades.csv").read_text()
+    measured = {student: results_of(course, student)["extra_data"]["accuracies"] for student in ("ada", "ben")}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         grade = gradebook.find_grade("hidden-fc-computes-the-intended-function", "cnn", "cnn", "ben")
         grade.manual_score = 3
@@ -154,6 +157,9 @@ def test_manual_grades_survive_and_jobs_do_not_change_results(course, interrupte
     sequential = batch(course, "--jobs", "1", "--force", "--csv", str(tmp_path / "sequential.csv"))
     assert sequential.returncode == 0, sequential.stderr
     assert _without_times((tmp_path / "sequential.csv").read_text()) == _without_times(parallel_csv)
+    extra = {student: results_of(course, student)["extra_data"] for student in ("ada", "ben")}
+    assert sorted(data["trainings_reused"] for data in extra.values()) == [[], ["cnn", "lenet"]]  # ben's FC differs
+    assert {student: data["accuracies"] for student, data in extra.items()} == measured
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         grade = gradebook.find_grade("hidden-fc-computes-the-intended-function", "cnn", "cnn", "ben")
         assert grade.manual_score == 3 and grade.auto_score == 0

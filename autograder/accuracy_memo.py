@@ -1,0 +1,95 @@
+"""Accuracies the grader has measured in this process, kept by everything that decides them, so that a
+batch trains each distinct graph once.
+
+The grader's training is a pure function of what the module runs and of the budget: the code of its
+forward, the names, shapes and types of its parameters and buffers (``training.reinitialise`` draws
+every value afresh, from the grader's seed), the values of its few constants, the input and output
+structure, and the training's settings. Many students of a class export the same graph for a model
+(same layers, same operators, same names); a batch worker trains it for the first of them and gives
+the others the accuracy it measured, which is the one their own training would have reached (the
+trainings run on one thread each, on the same data: same code, same arithmetic, same result).
+
+Only the grader writes here, and only accuracies it measured itself. A training that failed is not
+kept (the next submission with that graph is trained again); one that succeeded is kept with the CPU
+time it took, so that a grading with less time left loses the points as its own training would have.
+A module of any other form than ``ExportedProgram.module()`` builds (another attribute, a submodule
+with code of its own) gets no key and is always trained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import fx, nn
+
+MAX_KEPT = 4096         # far more distinct graphs than a class sends; each entry is a few dozen bytes
+
+
+@dataclass(frozen=True)
+class Measured:
+    accuracy: float
+    cpu_seconds: float  # the training thread's CPU time
+
+
+def outcome_key(module: nn.Module, budget: tuple) -> str | None:
+    """A digest of everything the training of ``module`` under ``budget`` depends on, or None when the
+    module holds something this does not account for."""
+    if not isinstance(module, fx.GraphModule):
+        return None
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode() + b"\n")
+
+    add("budget", budget)
+    add("code", module.training, module.code, repr(getattr(module, "_in_spec", None)), repr(getattr(module, "_out_spec", None)),
+        repr(getattr(module, "range_constraints", None)))
+    for name, submodule in module.named_modules():
+        if submodule is not module and (type(submodule) is not nn.Module or submodule._forward_hooks
+                                        or submodule._forward_pre_hooks):
+            return None   # only the plain holders of parameters that unlifting creates
+        add("module", name)
+    for name, parameter in module.named_parameters():
+        add("parameter", name, tuple(parameter.shape), str(parameter.dtype), parameter.requires_grad)
+    for name, buffer in module.named_buffers():
+        add("buffer", name, tuple(buffer.shape), str(buffer.dtype))
+    held = {id(tensor) for tensor in [*module.parameters(), *module.buffers()]}
+    for node in module.graph.nodes:
+        if node.op == "call_module":
+            return None
+        if node.op != "get_attr":
+            continue
+        value = module
+        for part in str(node.target).split("."):
+            value = getattr(value, part)
+        if not isinstance(value, torch.Tensor):
+            return None
+        if id(value) not in held:   # a constant: its values stay as they came
+            add("constant", node.target, tuple(value.shape), str(value.dtype),
+                value.detach().reshape(-1).contiguous().view(torch.uint8).tolist())
+    return digest.hexdigest()
+
+
+class AccuracyMemo:
+    """Measured accuracies by ``outcome_key``; safe to share between the training threads."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, Measured] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None) -> Measured | None:
+        if key is None:
+            return None
+        with self._lock:
+            return self._kept.get(key)
+
+    def keep(self, key: str | None, measured: Measured) -> None:
+        if key is None:
+            return
+        with self._lock:
+            if len(self._kept) >= MAX_KEPT:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = measured
