@@ -45,8 +45,8 @@ def outcome_key(module: nn.Module, budget: tuple) -> str | None:
         digest.update(repr(parts).encode() + b"\n")
 
     add("budget", budget)
-    add("code", module.training, module.code, repr(getattr(module, "_in_spec", None)), repr(getattr(module, "_out_spec", None)),
-        repr(getattr(module, "range_constraints", None)))
+    add("code", module.training, module.code, *(repr(getattr(module, name, None))
+                                                 for name in ("_in_spec", "_out_spec", "range_constraints")))
     for name, submodule in module.named_modules():
         if submodule is not module and (type(submodule) is not nn.Module or submodule._forward_hooks
                                         or submodule._forward_pre_hooks):

@@ -1,19 +1,19 @@
 """Safe loading of what the sandbox returned.
 
 Nothing here unpickles arbitrary objects or evaluates strings: tensors are read with
-``torch.load(weights_only=True)``, the exported graph's JSON is screened before torch's deserializer
-sees it (fixed shapes only, allowed operators only), so a forged artifact can fail to load but cannot
-run code in the grader.
+``torch.load(weights_only=True)``; torch's deserializer never sees the exported graph's JSON record as
+it came, only the copy the grader rebuilt from it (``graph_record``: plain names, literal arguments,
+accepted operators, fixed shapes, the grader's own specs); and the module the grader runs is built
+without a guard function. A forged artifact can fail to load but cannot run code in the grader.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch._export.serde.serialize import SerializedArtifact, deserialize
@@ -22,16 +22,16 @@ from torch.export.graph_signature import InputKind
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
 from .datapath import AFFINE, DataPath, affine_kinds, data_path, layer_parameters, unintended_steps
+from .graph_record import GraphRefused, rebuild
 from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
 from .sandbox.harness.contract import GRAPH_PARTS, RECORD_BYTES, graph_record
 
 MAX_ARTIFACT_BYTES = RECORD_BYTES       # no file can be larger than the record it came in
 MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, never a table of data
-MAX_NODES = 200                 # the reference models have at most 25 operator calls
 COST_FACTOR = 4                 # a graph may cost this many times the reference's compute and memory
 # The size of each reference model's exported graph record (the unit tests re-measure them). A student's
 # record may be at most ``GRAPH_FACTOR`` times its model's before anything parses it (room for some 200
-# operations, ``MAX_NODES``), so that parsing it twice (the screen, then torch's deserializer) takes a few
+# operations, ``graph_record.MAX_NODES``), so that parsing it twice (the rebuild, then torch's deserializer) takes a few
 # MB and milliseconds, never what a record of the channel's size would.
 REFERENCE_GRAPH_BYTES = {"fc": 10_632, "lenet": 16_631, "cnn": 17_691}
 GRAPH_FACTOR = 16
@@ -39,13 +39,6 @@ GRAPH_FACTOR = 16
 # the architecture does not need, and refuses the graph.
 RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
-# Fields whose strings torch hands to a parser that evaluates them: sympy's (symbolic shapes) and
-# Python's own (``guards_code`` is compiled and run by ``ExportedProgram.module()`` in the process that
-# calls it). A graph traced for fixed shapes leaves them all empty.
-SYMBOLIC_FIELDS = ("as_expr", "sym_int_values", "sym_bool_values", "sym_float_values")
-CODE_FIELDS = ("guards_code",)
-
-OPERATOR_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
 
 
 class ArtifactError(Exception):
@@ -109,51 +102,6 @@ def _require_dense(tensors, what: str) -> None:
     for tensor in tensors:
         if not tensor.is_contiguous() or tensor.untyped_storage().nbytes() < tensor.numel() * tensor.element_size():
             raise ArtifactError(f"{what} holds a tensor that is a view of fewer values than it claims")
-
-
-def _walk(node, key=None):
-    if isinstance(node, dict):
-        for child_key, child in node.items():
-            yield child_key, child
-            yield from _walk(child, child_key)
-    elif isinstance(node, list):
-        for child in node:
-            yield from _walk(child, key)
-
-
-def _screen_graph(raw: bytes) -> None:
-    """Reject symbolic shapes (their expressions are parsed by sympy), operators off the list and
-    oversized graphs, before torch's deserializer sees the graph."""
-    try:
-        graph = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ArtifactError("the exported graph is not JSON") from None
-    calls = 0
-    try:
-        items = list(_walk(graph))
-    except RecursionError:
-        raise ArtifactError("the exported graph is nested too deeply") from None
-    for key, value in items:
-        if key in SYMBOLIC_FIELDS and value:
-            raise ArtifactError("the exported graph has symbolic shapes")
-        if key in CODE_FIELDS and value:
-            raise ArtifactError("the exported graph carries Python code of its own")
-        if key != "target" or not isinstance(value, str):
-            continue
-        calls += 1
-        if value == "_operator.getitem":
-            continue
-        operator_name, _, overload = value.removeprefix("torch.ops.aten.").partition(".")
-        if not value.startswith("torch.ops.aten.") or not OPERATOR_NAME.fullmatch(operator_name) \
-                or not OPERATOR_NAME.fullmatch(overload):
-            raise ArtifactError(f"the exported graph calls {value[:80]!r}, which the grader does not run")
-        resolved = getattr(getattr(torch.ops.aten, operator_name, None), overload, None)
-        reason = (refusal(resolved) if resolved is not None
-                  else f"aten.{operator_name}.{overload}, which PyTorch does not know")
-        if reason:
-            raise ArtifactError(f"the model uses {reason}")
-    if calls > MAX_NODES:
-        raise ArtifactError(f"the model's graph has {calls} operations; the grader runs at most {MAX_NODES}")
 
 
 def _screen_state(program: torch.export.ExportedProgram) -> None:
@@ -342,28 +290,38 @@ class ExportedModel:
 
 
 def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[int, ...], batch: int) -> ExportedModel:
-    """Load ``<key>.*`` sent by the harness's export, after screening every piece, and recompute its shapes
-    and cost for ``batch`` inputs of ``input_shape``. A graph that costs more than ``COST_FACTOR`` times
-    ``budget`` (the reference's cost) still loads, so that its shapes can be reported, but never runs."""
+    """Load ``<key>.*`` sent by the harness's export, after rebuilding its record (``graph_record``) and
+    screening every piece, and recompute its shapes and cost for ``batch`` inputs of ``input_shape``. A
+    graph that costs more than ``COST_FACTOR`` times ``budget`` (the reference's cost) still loads, so
+    that its shapes can be reported, but never runs."""
     parts = {}
-    for part in GRAPH_PARTS:
+    for part in GRAPH_PARTS[:3]:   # the record's example inputs are not read: the grader's own stand in
         path = folder / graph_record(key, part)
         if not path.is_file():
             raise ArtifactError(f"no exported graph ({path.name} missing)")
         parts[part] = _read_bounded(path, largest_graph(key) if part == "exported_program" else MAX_ARTIFACT_BYTES)
-    _screen_graph(parts["exported_program"])
-    # Tensors are handed to the deserializer already loaded here (``weights_only``): given loaded objects it
-    # loads nothing, so its own retry of a failed load with ``weights_only=False`` cannot be reached.
-    loaded = {part: _load_plain(parts[part], f"the exported {part}") if parts[part] else {} for part in GRAPH_PARTS[1:]}
-    constants = loaded["constants"]
-    if isinstance(constants, dict):
-        size = sum(v.numel() for v in constants.values() if isinstance(v, torch.Tensor))
-        if size > MAX_CONSTANT_ELEMENTS:
-            raise ArtifactError(f"the model carries {size} constant values baked into its graph")
-    if not all(isinstance(value, (dict, tuple)) for value in loaded.values()):
-        raise ArtifactError("the exported graph's tensors are not what torch.export writes")
     try:
-        program = deserialize(SerializedArtifact(parts["exported_program"], **loaded))  # type: ignore[arg-type]
+        record = rebuild(parts["exported_program"])
+    except GraphRefused as refused:
+        raise ArtifactError(str(refused)) from None
+    # Tensors are handed to the deserializer already loaded here (``weights_only``): given loaded objects it
+    # loads nothing, so its own retry of a failed load with ``weights_only=False`` cannot be reached. Only
+    # the tensors the rebuilt record names are passed on.
+    loaded: dict[str, Any] = {part: _load_plain(parts[part], f"the exported {part}") if parts[part] else {}
+              for part in ("state_dict", "constants")}
+    if not all(isinstance(value, dict) for value in loaded.values()):
+        raise ArtifactError("the exported graph's tensors are not what torch.export writes")
+    size = sum(v.numel() for v in loaded["constants"].values() if isinstance(v, torch.Tensor))
+    if size > MAX_CONSTANT_ELEMENTS:
+        raise ArtifactError(f"the model carries {size} constant values baked into its graph")
+    try:
+        state = {name: loaded["state_dict"][name] for name in record.state}
+        constants = {name: loaded["constants"][name] for name in record.constants}
+    except KeyError:
+        raise ArtifactError("the exported graph names a tensor that did not come with it") from None
+    example: tuple = ((torch.zeros(batch, *input_shape),), {})
+    try:
+        program = deserialize(SerializedArtifact(record.json, state, constants, example))  # type: ignore[arg-type]
     except Exception as error:  # noqa: BLE001 - any failure: a forged or broken graph
         raise ArtifactError(f"the exported graph could not be loaded ({type(error).__name__})") from None
     _screen_state(program)

@@ -1,10 +1,12 @@
 """Throughput of batch grading: a course folder of mixed submissions (mostly the solution, some with
 one bug, a few untouched releases) graded with ``--jobs 1`` and then ``--jobs 2``, in one run.
 
-Prints submissions per minute for both, the speed-up of the second and whether both runs gave the same
-grades. With ``--baseline REV`` it also grades the same folder with the batch of an earlier commit (with
-the last ``--jobs`` value), in the same run, and prints the ratio of the throughputs and whether the
-grades match. Memory comes from one more run with the last ``--jobs`` value, sampled (``peak_memory``):
+Prints submissions per minute for both, how many accuracies a worker reused (a graph it had trained
+for an earlier submission: ``autograder.accuracy_memo``), the speed-up of the second and whether both
+runs gave the same grades. With ``--baseline REV`` it also grades the same folder with the batch of an
+earlier commit (with the last ``--jobs`` value), in the same run, and prints the ratio of the
+throughputs and whether the grades match. Memory comes from one more run with the last ``--jobs``
+value, sampled (``peak_memory``):
 the peak of a grading process (a batch worker with its sandbox) and of the whole batch. The timed runs
 are not sampled: reading a process's proportional memory walks its page tables (some 20 ms for a 1 GB
 process), and sampling a batch every 50 ms took a quarter of its throughput.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv as csv_module
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -99,6 +102,17 @@ def _finished(process: subprocess.Popen, jobs: int) -> None:
         raise SystemExit(f"batch --jobs {jobs} failed with exit status {process.returncode}")
 
 
+def reused_trainings(course: Path) -> tuple[int, int]:
+    """(trainings whose accuracy a worker had measured for the same graph before, trainings in all) in
+    the results the last run wrote (``autograder.accuracy_memo``)."""
+    reused = trained = 0
+    for results in course.glob("autograded/*/cnn/results.json"):
+        extra = json.loads(results.read_text()).get("extra_data", {})
+        reused += len(extra.get("trainings_reused", []))
+        trained += len(extra.get("accuracies", {}))
+    return reused, trained
+
+
 def timed_batch(course: Path, jobs: int, csv: Path, tree: Path = ROOT) -> float:
     """The wall time of one batch run, unsampled."""
     started = time.perf_counter()
@@ -130,7 +144,9 @@ def main() -> None:
             seconds = timed_batch(course, jobs, course / f"grades-{jobs}.csv")
             rates[jobs] = args.count / seconds * 60
             grades[jobs] = scores(course / f"grades-{jobs}.csv")
-            print(f"--jobs {jobs}: {seconds:6.1f} s, {rates[jobs]:5.1f} submissions/minute")
+            reused, trained = reused_trainings(course)
+            print(f"--jobs {jobs}: {seconds:6.1f} s, {rates[jobs]:5.1f} submissions/minute "
+                  f"({reused} of {trained} accuracies from a graph the worker had trained before)")
         last = args.jobs[-1]
         if args.baseline:
             with checked_out(args.baseline) as tree:

@@ -3,6 +3,7 @@ validated (the report, the channel, exported graphs and their cost)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 from torch._export.serde.serialize import serialize
 
+from autograder import graph_record
 from autograder.artifacts import ArtifactError, GraphCost, graph_cost, load_exported, load_tensors
 from autograder.assignment import MODELS
 from autograder.reference import REFERENCES
@@ -217,29 +219,98 @@ def test_forged_operators_are_refused_by_name(tmp_path, target):
         load_exported(folder, "fc", UNLIMITED, (784,), 100)
 
 
-def _carry_code(graph, marker: Path) -> None:
-    """Guard code as torch.export writes it for a graph with conditions on its input, here one that
-    leaves a file behind if anything ever runs it."""
-    graph["guards_code"] = [f"open({str(marker)!r}, 'w').close() is None"]
+def _rename(graph, old: str, new: str) -> None:
+    text = json.dumps(graph).replace(json.dumps(old), json.dumps(new))
+    graph.clear()
+    graph.update(json.loads(text))
 
 
-def test_a_graph_that_carries_python_code_is_refused_before_anything_runs_it(tmp_path):
+def _rename_parameter(folder: Path, old: str, new: str) -> None:
+    """In the signature and in the state record alike, as a consistent forgery would."""
+    _rewrite_graph(folder, lambda graph: _rename(graph, old, new))
+    state = torch.load(folder / "fc.state_dict", weights_only=True)
+    torch.save({new if name == old else name: tensor for name, tensor in state.items()}, folder / "fc.state_dict")
+
+
+def _set_call(graph, field: str, value) -> None:
+    graph["graph_module"]["module_call_graph"][0]["signature"][field] = value
+
+
+def _importing_spec(graph, module: str) -> None:
+    """An input spec whose keyword-argument context names an enum by module path: pytree's decoder
+    imports the module to find it."""
+    spec = json.loads(graph["graph_module"]["module_call_graph"][0]["signature"]["in_spec"])
+    keywords = spec[1]["children_spec"][1]
+    keywords["context"] = json.dumps([{"__enum__": 1, "fqn": f"{module}:d", "name": "a"}])
+    keywords["children_spec"] = [{"type": None, "context": None, "children_spec": []}]
+    _set_call(graph, "in_spec", json.dumps(spec))
+
+
+def _add_argument(graph, argument: dict) -> None:
+    node = next(node for node in graph["graph_module"]["graph"]["nodes"] if node["target"].endswith("relu.default"))
+    node["inputs"].append({"name": "approximate", "arg": argument, "kind": 2})
+
+
+def _forge(change):
+    return lambda folder, run: _rewrite_graph(folder, lambda graph: change(graph, run))
+
+
+# Each writes Python into a field of the record that torch.export's loader turns into code, or into a
+# lookup by name, in the process that loads it; the code would create the marker file.
+FORGERIES = {
+    "guard code": _forge(lambda graph, run: graph.update(guards_code=[f"{run} is None"])),
+    "the input's name": _forge(lambda graph, run: _rename(graph, "x", f"x={run}")),
+    "an operation's name": _forge(lambda graph, run: _rename(graph, "relu", f"relu={run}")),
+    "a parameter's path": lambda folder, run: _rename_parameter(
+        folder, "fc1.weight", f'fc1.w", 0) or {run} or getattr(self, "w'),
+    "the forward's argument names": _forge(lambda graph, run: _set_call(
+        graph, "forward_arg_names", ["x='" + "''" + f", y={run}):\n    f=lambda *a:0;f(([0"])),
+    "a string argument": _forge(lambda graph, run: _add_argument(graph, {"as_string": f"');{run}#"})),
+    "an operator as an argument": _forge(lambda graph, run: _add_argument(graph, {"as_operator": "os.system"})),
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_a_record_that_would_become_code_never_runs_in_the_grader(tmp_path, forgery):
+    """Refused with the reason, or rebuilt without it: either way the grader's module runs, or fails,
+    without the record's code (``autograder/graph_record.py``)."""
     marker = tmp_path / "ran"
     folder = _export_to(tmp_path, Wide())
-    _rewrite_graph(folder, lambda graph: _carry_code(graph, marker))
-    with pytest.raises(ArtifactError, match="Python code"):
-        load_exported(folder, "fc", UNLIMITED, (784,), 100)
+    FORGERIES[forgery](folder, f"open({str(marker)!r}, 'w').close()")
+    try:
+        module = load_exported(folder, "fc", UNLIMITED, (784,), 100).module()
+        module(torch.rand(100, 784)).sum().backward()
+        assert forgery == "the forward's argument names"   # a field the grader writes itself
+    except ArtifactError as refused:
+        assert any(reason in str(refused) for reason in ("not a plain name", "Python code", "of kind")), refused
     assert not marker.exists()
 
 
+def test_a_spec_that_would_import_a_module_is_refused(tmp_path):
+    """``this`` prints a poem when imported: any module's top-level code would run as well."""
+    folder = _export_to(tmp_path, Wide())
+    _rewrite_graph(folder, lambda graph: _importing_spec(graph, "this"))
+    with pytest.raises(ArtifactError, match="one tensor"):
+        load_exported(folder, "fc", UNLIMITED, (784,), 100)
+    assert "this" not in sys.modules
+
+
 def test_the_module_the_grader_runs_never_runs_the_graphs_guard_code(tmp_path, monkeypatch):
-    """The second line of defence, should the screen ever miss a field: the module the checks and the
-    trainings run has no guard function (``ExportedProgram.module()`` compiles ``guards_code`` into one
-    by default, in the process that calls it)."""
+    """A second line of defence, should the rebuilt record ever keep a field it should not: the module
+    the checks and the trainings run has no guard function (``ExportedProgram.module()`` compiles
+    ``guards_code`` into one by default, in the process that calls it)."""
     marker = tmp_path / "ran"
     folder = _export_to(tmp_path, Wide())
-    _rewrite_graph(folder, lambda graph: _carry_code(graph, marker))
-    monkeypatch.setattr("autograder.artifacts._screen_graph", lambda raw: None)
+    FORGERIES["guard code"](folder, f"open({str(marker)!r}, 'w').close()")
+    rebuild = graph_record._program
+
+    def leaky(document):
+        record = rebuild({**document, "guards_code": []})
+        kept = json.loads(record.json)
+        kept["guards_code"] = document["guards_code"]
+        return dataclasses.replace(record, json=json.dumps(kept).encode())
+
+    monkeypatch.setattr(graph_record, "_program", leaky)
     module = load_exported(folder, "fc", UNLIMITED, (784,), 100).module()
     module(torch.rand(100, 784)).sum().backward()
     assert not marker.exists()

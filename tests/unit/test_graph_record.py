@@ -1,0 +1,121 @@
+"""The record the grader rebuilds before loading a graph (``autograder/graph_record.py``) keeps every
+form of an honest model: each of these, written the ways students write them, loads and computes
+exactly what the model computes. (Forged records: ``test_boundary_pieces.py``.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch._export.serde.serialize import serialize
+
+from autograder.artifacts import ArtifactError, GraphCost, load_exported
+from autograder.sandbox.harness.contract import GRAPH_PARTS, graph_record
+
+UNLIMITED = GraphCost(10**15, 10**15)
+IMAGE = (1, 28, 28)
+
+
+class Functional(nn.Module):
+    """Pooling with its stride spelled out, a view by batch size, leaky ReLU, log-softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 5, padding=2)
+        self.fc = nn.Linear(4 * 14 * 14, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.leaky_relu(self.conv(x), 0.1), 2, 2)
+        return F.log_softmax(self.fc(x.view(x.size(0), -1)), dim=1)
+
+
+class Strings(nn.Module):
+    """Arguments that are words: ``padding="same"``, GELU's tanh approximation, floor division."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding="same")
+        self.fc = nn.Linear(4 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = F.avg_pool2d(F.gelu(self.conv(x), approximate="tanh"), 4)
+        return self.fc(torch.flatten(x, 1)) / torch.div(torch.tensor(7.0), 2, rounding_mode="floor")
+
+
+class Constants(nn.Module):
+    """A clamp, a maximum against a constant tensor, sigmoid, ELU, adaptive pooling, a reshape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.fc = nn.Linear(2 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = torch.maximum(self.conv(x).clamp(min=-1.0), torch.zeros(1))
+        x = F.adaptive_avg_pool2d(torch.sigmoid(F.elu(x)), (4, 4))
+        return self.fc(x.reshape(-1, 2 * 4 * 4))
+
+
+class Normalised(nn.Module):
+    """Batch normalisation (refused later, by the structure check, not by the loader) and dropout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                                      nn.Flatten(), nn.Dropout(0.25))
+        self.fc = nn.Linear(3 * 13 * 13, 10)
+
+    def forward(self, x):
+        return self.fc(F.dropout(self.features(x), p=0.5, training=self.training))
+
+
+class Flat(nn.Module):
+    """The perceptron as a Sequential on flat input, softmax over the last dimension."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(784, 32), nn.Tanh(), nn.Linear(32, 10), nn.Softmax(dim=-1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+FORMS = {"functional": (Functional, IMAGE), "words": (Strings, IMAGE), "constants": (Constants, IMAGE),
+         "normalised": (Normalised, IMAGE), "flat": (Flat, (784,))}
+
+
+def _load(folder, model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
+    artifact = serialize(torch.export.export(model, (torch.rand(100, *shape),)))
+    for part in GRAPH_PARTS:
+        (folder / graph_record("fc", part)).write_bytes(getattr(artifact, part))
+    return load_exported(folder, "fc", UNLIMITED, shape, 100).module()
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_an_honest_model_loads_and_computes_what_it_computes(tmp_path, form):
+    make, shape = FORMS[form]
+    torch.manual_seed(0)
+    model = make().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+    loaded = _load(tmp_path, model, shape)
+    x = torch.rand(100, *shape)
+    assert torch.equal(loaded(x), model(x))
+
+
+class Pair(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x), x
+
+
+def test_a_model_that_returns_more_than_one_tensor_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(ArtifactError, match="exactly one tensor|one tensor and return one tensor"):
+        _load(tmp_path, Pair().eval(), (784,))
