@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import fx, nn
 from torch._export.serde.schema import SCHEMA_VERSION
 from torch.utils._pytree import tree_structure, treespec_dumps
 
@@ -35,6 +36,11 @@ WORD = re.compile(r"[A-Za-z0-9_]{0,40}")   # a string argument (``rounding_mode=
 # The only call structure the grader runs: ``model(x)`` with one tensor, returning one tensor.
 ONE_INPUT = treespec_dumps(tree_structure(((0,), {})))
 ONE_OUTPUT = treespec_dumps(tree_structure(0))
+# What a module the grader builds holds besides the student's tensors: every attribute of its classes and
+# of their instances, and those ``ExportedProgram.module()`` adds.
+MODULE_ATTRIBUTES = frozenset({*dir(fx.GraphModule), *vars(fx.GraphModule(nn.Module(), fx.Graph())),
+                               *vars(nn.Module()), "_in_spec", "_out_spec", "_guards_fn", "range_constraints",
+                               "validate_inputs", "shape_env", "self"})
 TENSOR_INPUTS = {"parameter": "parameter_name", "buffer": "buffer_name", "tensor_constant": "tensor_constant_name"}
 STATE_CHANGES = ("buffer_mutation", "parameter_mutation", "user_input_mutation")
 
@@ -156,7 +162,7 @@ def _graph(graph: Any) -> dict:
 
 
 def _node(node: Any) -> dict:
-    inputs = [{"name": _name(argument["name"]), "arg": _argument(argument["arg"]),
+    inputs = [{"name": _parameter_name(argument["name"]), "arg": _argument(argument["arg"]),
                "kind": _choice(argument["kind"], (1, 2))} for argument in node["inputs"]]
     outputs: list[dict[str, Any]] = []
     for output in node["outputs"]:
@@ -250,16 +256,30 @@ def _tensor(argument: Any) -> dict:
 
 def _name(value: object) -> str:
     """A plain identifier: torch writes names into the Python source of the module it generates."""
-    if isinstance(value, str) and IDENTIFIER.fullmatch(value) and not keyword.iskeyword(value):
+    if isinstance(value, str) and IDENTIFIER.fullmatch(value) and not keyword.iskeyword(value) and value != "self":
         return value
     raise GraphRefused(f"the exported graph names something {str(value)[:60]!r}, which is not a plain name")
 
 
+def _parameter_name(value: object) -> str:
+    """The name of an operator's parameter in its schema (``self`` is the first one's), matched against
+    the schema, never written into code."""
+    if isinstance(value, str) and IDENTIFIER.fullmatch(value):
+        return value
+    raise GraphRefused(f"an operation of the exported graph names an argument {str(value)[:60]!r}")
+
+
 def _path(value: object) -> str:
-    """Names or indices (``net.0.weight`` in an ``nn.Sequential``), joined by dots."""
+    """Names or indices (``net.0.weight`` in an ``nn.Sequential``), joined by dots. Torch follows the
+    path attribute by attribute when it builds the module: a part the module or its classes already
+    hold (``__class__``, ``forward``, ``_parameters``) would lead it to overwrite what it finds there."""
     if not isinstance(value, str) or not 0 < value.count(".") + 1 <= 8:
         raise GraphRefused("the exported graph names a tensor by something other than a path of names")
-    return ".".join(part if INDEX.fullmatch(part) else _name(part) for part in value.split("."))
+    parts = value.split(".")
+    for part in parts:
+        if part.startswith("__") or part in MODULE_ATTRIBUTES:
+            raise GraphRefused(f"the exported graph names a tensor {part[:60]!r}, a name the module itself uses")
+    return ".".join(part if INDEX.fullmatch(part) else _name(part) for part in parts)
 
 
 def _one(union: Any) -> tuple[str, Any]:

@@ -3,6 +3,7 @@ validated (the report, the channel, exported graphs and their cost)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -284,6 +285,38 @@ def test_a_record_that_would_become_code_never_runs_in_the_grader(tmp_path, forg
     except ArtifactError as refused:
         assert any(reason in str(refused) for reason in ("not a plain name", "Python code", "of kind")), refused
     assert not marker.exists()
+
+
+def _extra_parameter(folder: Path, path: str) -> None:
+    """A parameter the graph never uses, under ``path``: torch still follows the path when it builds the
+    module."""
+    def add(graph) -> None:
+        module = graph["graph_module"]
+        module["signature"]["input_specs"].insert(0, {"parameter": {"arg": {"name": "p_extra"}, "parameter_name": path}})
+        module["graph"]["inputs"].insert(0, {"as_tensor": {"name": "p_extra"}})
+        module["graph"]["tensor_values"]["p_extra"] = dict(module["graph"]["tensor_values"]["p_fc1_bias"])
+
+    _rewrite_graph(folder, add)
+    state = torch.load(folder / "fc.state_dict", weights_only=True)
+    state[path] = nn.Parameter(torch.zeros(4096))
+    torch.save(state, folder / "fc.state_dict")
+
+
+@pytest.mark.parametrize("path", ["__class__.__base__.__base__.__base__.__setattr__",
+                                  "_graph.owning_module.__class__.__call__", "forward", "fc1._parameters"])
+def test_a_parameter_path_that_leads_into_the_modules_own_attributes_is_refused(tmp_path, path):
+    """Such a path would have torch overwrite what it finds there: PyTorch's own classes, shared by
+    every later grading in the process (``nn.Module.__setattr__``, ``__call__``). An honest graph still
+    loads and trains afterwards."""
+    setattr_before, call_before = nn.Module.__setattr__, nn.Module.__call__
+    for folder in ("forged", "honest"):
+        (tmp_path / folder).mkdir()
+    _extra_parameter(_export_to(tmp_path / "forged", Wide()), path)
+    with pytest.raises(ArtifactError, match="a name the module itself uses"):
+        load_exported(tmp_path / "forged", "fc", UNLIMITED, (784,), 100).module()
+    assert nn.Module.__setattr__ is setattr_before and nn.Module.__call__ is call_before
+    honest = load_exported(_export_to(tmp_path / "honest", Wide()), "fc", UNLIMITED, (784,), 100).module()
+    assert len(list(copy.deepcopy(honest).parameters())) == 4
 
 
 def test_a_spec_that_would_import_a_module_is_refused(tmp_path):
