@@ -13,6 +13,8 @@ artifact it did not foresee, costs that submission a verdict and never the grade
   the bound is lifted, oneDNN cannot create a primitive it has never made;
 * time: the checks of one submission together get at most ``cpu_seconds`` of the grader's CPU time;
   training stops when it is spent, and every check that starts after that fails at once.
+
+A process whose grader classes a grading changed (``tamper``) is spent as well (``retire``).
 """
 
 from __future__ import annotations
@@ -72,11 +74,17 @@ def refused_memory(error: BaseException | None) -> bool:
     return False
 
 
+def retire() -> None:
+    """Mark this process spent for a reason of the caller's (``tamper``): it grades nothing more."""
+    _SPENT[0] = True
+
+
 def require_fresh_process() -> None:
-    """Refuse to grade in a process whose memory bound was reached before (see the module's docstring)."""
+    """Refuse to grade in a process that reached its memory bound, or whose grader was changed, before
+    (see the module's docstring and ``tamper``)."""
     if _SPENT[0]:
-        raise GraderError("an earlier grading in this process reached the grader's memory bound; "
-                          "grade in a new process")
+        raise GraderError("an earlier grading in this process reached the grader's memory bound or changed "
+                          "the grader's own code; grade in a new process")
 
 
 def spent() -> bool:

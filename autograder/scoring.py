@@ -11,14 +11,16 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
+from . import tamper
 from .accuracy_memo import AccuracyMemo
 from .assignment import MODELS
-from .bounds import CheckBudget, memory_bound, refused_memory
+from .bounds import CheckBudget, memory_bound, refused_memory, retire
 from .context import GradingContext, MnistTensors
 from .paths import CHECKS
 from .results import CheckResult, Verdict
@@ -184,10 +186,18 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
                                      measured=measured or AccuracyMemo())
             notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
             checking = time.monotonic()
+            before = tamper.snapshot()
             checks = run_checks(context)
+            altered = tamper.changes(before)
             checked = time.monotonic() - checking
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)
+    if altered:
+        retire()
+        void = (f"not counted: the grader's own code changed while this submission's artifacts were checked "
+                f"({', '.join(altered[:3])}{', ...' if len(altered) > 3 else ''})")
+        checks = [replace(check, score=0, reason=excerpt(void, NOTE_CHARS), measured="") for check in checks]
+        notes.insert(0, excerpt(void, NOTE_CHARS))
     notes = notes[:MAX_NOTES]
     phases = context.report.get("phases", {}) if run.ended != Ending.NOT_RUN else {}
     details = {"accuracies": dict(context.accuracies), "trainings_reused": sorted(context.reused),

@@ -6,8 +6,9 @@ again.
 
 Protocol: one JSON object per line on stdin (``{"notebook": ..., "results": ...}``), one reply per
 line on stdout (``{"results": {...}}`` once the results file is written, or ``{"error": why}``), with
-``"spent": true`` when this process may grade no more (its memory bound was reached: see
-``autograder.bounds``); it exits after that reply.
+``"spent": true`` when this process may grade no more (its memory bound was reached, or a grading
+changed the grader's own classes: see ``autograder.bounds``, ``autograder.tamper``); it exits after
+that reply.
 
     python -m autograder.batch.worker ISOLATION [LOG_FOLDER]
 """

@@ -47,8 +47,8 @@ def test_checks_past_the_memory_bound_fail_and_the_process_grades_no_more():
     failed = [check for check in checks if check[1] < check[2]]
     assert failed and all(check[3] == MEMORY_REASON for check in failed), failed
     assert any(name.endswith("test accuracy after the grader's training") for name, *_ in failed)
-    assert outcome["again"] == ("an earlier grading in this process reached the grader's memory bound; "
-                                "grade in a new process")
+    assert outcome["again"] == ("an earlier grading in this process reached the grader's memory bound or "
+                                "changed the grader's own code; grade in a new process")
 
 
 @pytest.mark.slow
@@ -61,3 +61,39 @@ def test_checks_past_the_cpu_budget_fail_with_the_reason():
         assert "training took more than" in reason or reason == (
             "not checked: the grader's 3 s of CPU time for one submission were spent on the checks before it")
     assert outcome["again"] == "graded"
+
+
+# The checks' graph loader replaced by one that also writes into PyTorch's Module class, as a loader
+# led astray by a record no screen foresaw would (``autograder/tamper.py``).
+TAMPERED = """
+import json, sys, torch
+from pathlib import Path
+import autograder.context as context
+from autograder.engine import grade
+from autograder.failures import GraderError
+load = context.load_exported
+def loading_that_writes(*args, **kwargs):
+    torch.nn.Module.extra_attribute = len(args)
+    return load(*args, **kwargs)
+context.load_exported = loading_that_writes
+verdict = grade(Path({notebook!r}))
+try:
+    grade(Path({notebook!r}))
+    again = 'graded'
+except GraderError as error:
+    again = str(error)
+print(json.dumps({{"checks": [[c.name, c.score, c.max_score, c.reason] for c in verdict.checks],
+                  "notes": verdict.notes, "again": again}}))
+"""
+
+
+@pytest.mark.slow
+def test_a_grading_that_changed_the_graders_classes_counts_no_check_and_the_process_grades_no_more():
+    result = subprocess.run([sys.executable, "-c", TAMPERED.format(notebook=NOTEBOOK)],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert len(outcome["checks"]) == 24 and all(score == 0 for _, score, _, _ in outcome["checks"])
+    assert all(reason.startswith("not counted: the grader's own code changed") and "Module.extra_attribute" in reason
+               for *_, reason in outcome["checks"])
+    assert outcome["notes"][0].startswith("not counted") and "changed the grader's own code" in outcome["again"]

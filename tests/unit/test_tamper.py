@@ -1,0 +1,52 @@
+"""The tripwire's record of the grader's classes (``autograder/tamper.py``): an attribute added,
+rebound or removed on any watched class is named; the classes as they were are not."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import fx, nn
+
+from autograder import tamper
+
+
+def test_an_unchanged_grader_shows_no_change():
+    assert tamper.changes(tamper.snapshot()) == []
+
+
+def test_every_kind_of_change_to_a_watched_class_is_named(monkeypatch):
+    before = tamper.snapshot()
+    monkeypatch.setattr(nn.Module, "__setattr__", object.__setattr__)
+    monkeypatch.setattr(fx.GraphModule, "added_by_someone", 1, raising=False)
+    monkeypatch.delattr(torch.Tensor, "__array_priority__")
+    assert tamper.changes(before) == ["GraphModule.added_by_someone", "Module.__setattr__", "Tensor.__array_priority__"]
+    monkeypatch.undo()
+    assert tamper.changes(before) == []
+
+
+def test_the_watched_classes_include_those_the_checks_run_on():
+    watched = set(tamper.snapshot())
+    assert {nn.Module, nn.Linear, fx.GraphModule, fx.Graph, fx.Node, torch.Tensor, nn.Parameter,
+            torch.export.ExportedProgram, torch.optim.SGD} <= watched
+
+
+class FreshOptimizer(torch.optim.SGD):
+    """Never instantiated before the test below."""
+
+
+class NeverCopied:
+    """Never copied before the test below."""
+
+
+def test_what_pytorch_and_python_set_on_first_use_is_not_a_change(monkeypatch):
+    """An optimizer class's ``step``, wrapped at its first instance; ``__slotnames__``, cached by
+    ``copyreg`` at a class's first copy. The same name written otherwise is a change."""
+    monkeypatch.setattr(tamper, "WATCHED", (*tamper.WATCHED, __name__))
+    before = tamper.snapshot()
+    FreshOptimizer([nn.Parameter(torch.zeros(1))], lr=0.1)
+    copy.copy(NeverCopied())
+    assert "step" in vars(FreshOptimizer) and "__slotnames__" in vars(NeverCopied)
+    assert tamper.changes(before) == []
+    monkeypatch.setattr(FreshOptimizer, "step", torch.optim.Adam.step)
+    assert tamper.changes(before) == ["FreshOptimizer.step"]
