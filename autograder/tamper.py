@@ -48,20 +48,15 @@ def changes(before: Snapshot) -> list[str]:
         now = vars(cls)
         for name in attributes.keys() | now.keys():
             old, new = attributes.get(name, _ABSENT), now.get(name, _ABSENT)
-            if old is not new and not _lazily_set(cls, name, old, new):
+            if old is not new and not _lazily_set(name, old, new):
                 changed.append(f"{cls.__qualname__}.{name}")
     return sorted(changed)
 
 
-def _lazily_set(cls: type, name: str, old: object, new: object) -> bool:
+def _lazily_set(name: str, old: object, new: object) -> bool:
     """``__slotnames__``, which ``copyreg`` caches on a class the first time one of its instances is
     copied or pickled; an optimizer's ``step``, which PyTorch wraps once, at the first instance of its
-    class, in a profiling wrapper marked ``hooked`` around the method the class had (its own or
-    inherited)."""
+    class, in a profiling wrapper marked ``hooked`` around the method it replaces."""
     if name == "__slotnames__" and old is _ABSENT:
         return True
-    if name != "step" or getattr(new, "hooked", None) is not True:
-        return False
-    inherited = (vars(base)[name] for base in cls.__mro__[1:] if name in vars(base))
-    had = old if old is not _ABSENT else next(inherited, None)
-    return getattr(new, "__wrapped__", None) is had
+    return name == "step" and getattr(new, "hooked", None) is True and getattr(new, "__wrapped__", None) is old
