@@ -11,9 +11,12 @@ trainings run on one thread each, on the same data: same code, same arithmetic, 
 
 Only the grader writes here, and only accuracies it measured itself. A training that failed is not
 kept (the next submission with that graph is trained again); one that succeeded is kept with the CPU
-time it took, so that a grading with less time left loses the points as its own training would have.
-A module of any other form than ``ExportedProgram.module()`` builds (another attribute, a submodule
-with code of its own) gets no key and is always trained.
+time its deadline last saw, so that a grading with less time left for it loses the points as its own
+training would have. (A reused accuracy takes none of the grading's own CPU time, which leaves more of
+it to the other checks: that differs only for a grading that reaches the grader's CPU bound.) A
+module of any other form than ``ExportedProgram.module()`` builds (a submodule with code or hooks of its
+own, an attribute that is not a tensor, a constant that shares its values with a parameter or buffer)
+gets no key and is always trained, as is one whose key cannot be computed.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ MAX_KEPT = 4096         # far more distinct graphs than a class sends; each entr
 @dataclass(frozen=True)
 class Measured:
     accuracy: float
-    cpu_seconds: float  # the training thread's CPU time
+    cpu_seconds: float  # the training thread's CPU time when its deadline was last checked
 
 
 def outcome_key(module: nn.Module, budget: tuple) -> str | None:
@@ -39,6 +42,13 @@ def outcome_key(module: nn.Module, budget: tuple) -> str | None:
     module holds something this does not account for."""
     if not isinstance(module, fx.GraphModule):
         return None
+    try:
+        return _digest(module, budget)
+    except Exception:  # noqa: BLE001 - a module the key cannot describe is trained, never refused
+        return None
+
+
+def _digest(module: fx.GraphModule, budget: tuple) -> str | None:
     digest = hashlib.sha256()
 
     def add(*parts: object) -> None:
@@ -56,7 +66,9 @@ def outcome_key(module: nn.Module, budget: tuple) -> str | None:
         add("parameter", name, tuple(parameter.shape), str(parameter.dtype), parameter.requires_grad)
     for name, buffer in module.named_buffers():
         add("buffer", name, tuple(buffer.shape), str(buffer.dtype))
-    held = {id(tensor) for tensor in [*module.parameters(), *module.buffers()]}
+    held = [*module.parameters(), *module.buffers()]
+    held_ids = {id(tensor) for tensor in held}
+    held_storage = {tensor.untyped_storage().data_ptr() for tensor in held}
     for node in module.graph.nodes:
         if node.op == "call_module":
             return None
@@ -67,7 +79,9 @@ def outcome_key(module: nn.Module, budget: tuple) -> str | None:
             value = getattr(value, part)
         if not isinstance(value, torch.Tensor):
             return None
-        if id(value) not in held:   # a constant: its values stay as they came
+        if id(value) not in held_ids:   # a constant: its values stay as they came, unless reinitialised through
+            if value.untyped_storage().data_ptr() in held_storage:   # a parameter or buffer it shares them with
+                return None
             add("constant", node.target, tuple(value.shape), str(value.dtype),
                 value.detach().reshape(-1).contiguous().view(torch.uint8).tolist())
     return digest.hexdigest()

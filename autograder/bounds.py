@@ -52,7 +52,8 @@ class CheckBudget:
 
 # How a refused allocation shows: Python's MemoryError, PyTorch's allocator, oneDNN's primitive creation.
 _REFUSALS = ("can't allocate memory", "could not create a primitive")
-_SPENT = [False]
+_SPENT = [""]   # why this process grades no more, once it does not
+MEMORY_SPENT = "reached the grader's memory bound"
 
 
 def refused_memory(error: BaseException | None) -> bool:
@@ -62,33 +63,32 @@ def refused_memory(error: BaseException | None) -> bool:
     deep in a library can surface as any error (PyTorch's zip reader reports a file it cannot read).
     Noting one marks this process spent."""
     if error is not None and _bound_reached():
-        _SPENT[0] = True
+        _SPENT[0] = MEMORY_SPENT
         return True
     for _ in range(20):
         if error is None:
             return False
         if isinstance(error, MemoryError) or any(text in str(error) for text in _REFUSALS):
-            _SPENT[0] = True
+            _SPENT[0] = MEMORY_SPENT
             return True
         error = error.__cause__ or error.__context__
     return False
 
 
-def retire() -> None:
-    """Mark this process spent for a reason of the caller's (``tamper``): it grades nothing more."""
-    _SPENT[0] = True
+def retire(reason: str) -> None:
+    """Mark this process spent for ``reason`` (what an earlier grading did: ``tamper``)."""
+    _SPENT[0] = reason
 
 
 def require_fresh_process() -> None:
     """Refuse to grade in a process that reached its memory bound, or whose grader was changed, before
     (see the module's docstring and ``tamper``)."""
     if _SPENT[0]:
-        raise GraderError("an earlier grading in this process reached the grader's memory bound or changed "
-                          "the grader's own code; grade in a new process")
+        raise GraderError(f"an earlier grading in this process {_SPENT[0]}; grade in a new process")
 
 
 def spent() -> bool:
-    return _SPENT[0]
+    return bool(_SPENT[0])
 
 
 def release_freed_memory() -> None:
@@ -176,4 +176,4 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
                 _BOUND[0] = None
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
                 if reached or not _new_primitives_work():
-                    _SPENT[0] = True   # an allocation may have been refused where no check saw it
+                    _SPENT[0] = MEMORY_SPENT   # an allocation may have been refused where no check saw it

@@ -40,8 +40,8 @@ class GradingContext:
     answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
     training_seconds: dict = field(default_factory=dict)  # each accuracy training's wall time
-    measured: AccuracyMemo = field(default_factory=AccuracyMemo)  # accuracies measured before, by graph
-    reused: list = field(default_factory=list)        # the models whose accuracy came from ``measured``
+    accuracy_memo: AccuracyMemo = field(default_factory=AccuracyMemo)  # accuracies measured before, by graph
+    reused: list = field(default_factory=list)        # the models whose accuracy came from ``accuracy_memo``
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
     trainer: Executor | None = None                   # where the accuracy trainings run (``scoring.trainer``)
@@ -168,16 +168,15 @@ class GradingContext:
         started = time.monotonic()
         try:
             key = outcome_key(module, tuple(map(str, settings)))
-            known = self.measured.get(key)
+            known = self.accuracy_memo.get(key)
             if known is not None:
                 if known.cpu_seconds > cpu_seconds:
                     raise over_budget(cpu_seconds)
                 self.reused.append(model)
                 return known.accuracy
-            cpu_started = time.thread_time()
-            accuracy = train_and_test(module, self.mnist.train, self.mnist.test, *settings, cpu_seconds)
-            self.measured.keep(key, Measured(accuracy, time.thread_time() - cpu_started))
-            return accuracy
+            trained = train_and_test(module, self.mnist.train, self.mnist.test, *settings, cpu_seconds)
+            self.accuracy_memo.keep(key, Measured(*trained))
+            return trained.accuracy
         except Exception as error:  # noqa: BLE001 - a graph that cannot be trained earns no accuracy points
             raise CheckFailure(f"{spec.name} could not be trained ({type(error).__name__}: {error})"[:300]) from None
         finally:

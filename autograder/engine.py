@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: bool = True,
           isolation: str = "auto", zygote: Zygote | None = None,
-          measured: AccuracyMemo | None = None) -> Verdict:
+          accuracy_memo: AccuracyMemo | None = None) -> Verdict:
     """Score the notebook at ``path``. A bad submission is a verdict (of 0), never an exception;
     exceptions mean the grader itself cannot run (MNIST missing, no sandbox available).
 
@@ -35,7 +35,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     saves time when there is a spare core; without it the two processes never hold memory at the
     same time, which halves the peak (small containers). ``isolation`` is a mode of
     ``sandbox.isolation`` or ``auto`` for the strongest one available. ``zygote``: a warm sandbox to
-    fork the student's process from (a batch's; ``sandbox.warm``). ``measured``: the accuracies this
+    fork the student's process from (a batch's; ``sandbox.warm``). ``accuracy_memo``: the accuracies this
     process measured before (a batch's; ``accuracy_memo``).
     """
     settings = settings or Settings()
@@ -80,7 +80,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     if run is not None:
         run = _unless_machine_short(run, settings.limits.processes,
                                     lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))
-    verdict = score(path, run, unreadable, answers, settings, mnist, started, seed, measured)
+    verdict = score(path, run, unreadable, answers, settings, mnist, started, seed, accuracy_memo)
     verdict.details["stages"] = {"grader start": round(ready, 2), **verdict.details["stages"]}
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),

@@ -17,6 +17,7 @@ import json
 import keyword
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,11 @@ from torch.utils._pytree import tree_structure, treespec_dumps
 from .operators import refusal
 
 MAX_NODES = 200                 # the reference models have at most 25 operator calls
-MAX_LIST = 64                   # the longest list argument an accepted operator takes (sizes, strides)
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+MAX_LIST = 1024                 # no operator of a model this size takes or returns longer lists
+MAX_NAME = 100
 INDEX = re.compile(r"[0-9]{1,6}")
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+NOT_FINITE = ("Infinity", "-Infinity", "NaN")
 WORD = re.compile(r"[A-Za-z0-9_]{0,40}")   # a string argument (``rounding_mode="floor"``)
 # The only call structure the grader runs: ``model(x)`` with one tensor, returning one tensor.
 ONE_INPUT = treespec_dumps(tree_structure(((0,), {})))
@@ -40,12 +42,12 @@ ONE_OUTPUT = treespec_dumps(tree_structure(0))
 # of their instances, and those ``ExportedProgram.module()`` adds.
 MODULE_ATTRIBUTES = frozenset({*dir(fx.GraphModule), *vars(fx.GraphModule(nn.Module(), fx.Graph())),
                                *vars(nn.Module()), "_in_spec", "_out_spec", "_guards_fn", "range_constraints",
-                               "validate_inputs", "shape_env", "self"})
+                               "validate_inputs", "shape_env"})
 TENSOR_INPUTS = {"parameter": "parameter_name", "buffer": "buffer_name", "tensor_constant": "tensor_constant_name"}
 STATE_CHANGES = ("buffer_mutation", "parameter_mutation", "user_input_mutation")
 
 
-class GraphRefused(ValueError):
+class GraphRefused(Exception):
     """The record holds something the grader does not run; the message says what."""
 
 
@@ -65,7 +67,7 @@ def rebuild(raw: bytes) -> Record:
         raise GraphRefused("the exported graph is not JSON") from None
     try:
         return _program(document)
-    except (KeyError, TypeError, AttributeError, IndexError):
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, OverflowError):
         raise GraphRefused("the exported graph is not what torch.export writes") from None
     except RecursionError:
         raise GraphRefused("the exported graph is nested too deeply") from None
@@ -134,7 +136,9 @@ def _signature(signature: Any) -> tuple[dict, tuple[str, ...], tuple[str, ...]]:
 def _root_call(entries: Any, user_input: str) -> dict:
     """The call of the whole model, the only one ``module()`` reads; the specs must be the plain
     one-tensor ones (the grader writes its own copy: pytree's decoder imports types by name)."""
-    root = next(entry for entry in entries if entry["fqn"] == "")
+    root = next((entry for entry in entries if entry["fqn"] == ""), None)
+    if root is None:
+        raise GraphRefused("the exported graph does not say how the model is called")
     call = root["signature"]
     if call["in_spec"] != ONE_INPUT or call["out_spec"] != ONE_OUTPUT:
         raise GraphRefused("the model does not take one tensor and return one tensor")
@@ -200,8 +204,10 @@ def _argument(argument: Any) -> dict:
         return {kind: _bool(value)}
     if kind == "as_bools":
         return {kind: [_bool(item) for item in _list(value)]}
-    if kind == "as_string" and isinstance(value, str) and WORD.fullmatch(value):
-        return {kind: value}
+    if kind == "as_string":
+        if isinstance(value, str) and WORD.fullmatch(value):
+            return {kind: value}
+        raise GraphRefused("an operation of the exported graph takes a string argument that is not a short word")
     if kind == "as_device":
         return {kind: _device(value)}
     if kind.startswith(("as_sym", "as_expr")):
@@ -236,8 +242,6 @@ def _size(size: Any) -> dict:
 def _target(target: object) -> str:
     if not isinstance(target, str):
         raise GraphRefused("an operation of the exported graph has no operator name")
-    if target == "_operator.getitem":
-        return target
     operator_name, _, overload = target.removeprefix("torch.ops.aten.").partition(".")
     if not target.startswith("torch.ops.aten.") or not OPERATOR_NAME.fullmatch(operator_name) \
             or not OPERATOR_NAME.fullmatch(overload):
@@ -255,8 +259,10 @@ def _tensor(argument: Any) -> dict:
 
 
 def _name(value: object) -> str:
-    """A plain identifier: torch writes names into the Python source of the module it generates."""
-    if isinstance(value, str) and IDENTIFIER.fullmatch(value) and not keyword.iskeyword(value) and value != "self":
+    """A plain identifier: torch writes names into the Python source of the module it generates. Python
+    reads an identifier in its NFKC form, so only names already in that form are taken (two names that
+    differ only in it would be one variable in the source)."""
+    if isinstance(value, str) and _identifier(value) and not keyword.iskeyword(value) and value != "self":
         return value
     raise GraphRefused(f"the exported graph names something {str(value)[:60]!r}, which is not a plain name")
 
@@ -264,9 +270,13 @@ def _name(value: object) -> str:
 def _parameter_name(value: object) -> str:
     """The name of an operator's parameter in its schema (``self`` is the first one's), matched against
     the schema, never written into code."""
-    if isinstance(value, str) and IDENTIFIER.fullmatch(value):
+    if isinstance(value, str) and _identifier(value):
         return value
     raise GraphRefused(f"an operation of the exported graph names an argument {str(value)[:60]!r}")
+
+
+def _identifier(value: str) -> bool:
+    return len(value) <= MAX_NAME and value.isidentifier() and unicodedata.normalize("NFKC", value) == value
 
 
 def _path(value: object) -> str:
@@ -308,9 +318,15 @@ def _int(value: object) -> int:
     raise GraphRefused("the exported graph holds a number that is not an integer")
 
 
-def _float(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+def _float(value: object) -> float | str:
+    """A number, or one of the words torch writes for the floats JSON has none for (``-inf`` in a
+    ``masked_fill`` or a ``clamp``)."""
+    if value in NOT_FINITE:
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
         return float(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     raise GraphRefused("the exported graph holds a number that is not a real number")
 
 

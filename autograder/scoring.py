@@ -174,16 +174,16 @@ def _how(run: SandboxRun) -> str:
 
 
 def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
-          mnist: MnistTensors, started: float, seed: int, measured: AccuracyMemo | None = None) -> Verdict:
+          mnist: MnistTensors, started: float, seed: int, accuracy_memo: AccuracyMemo | None = None) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read);
-    ``measured`` holds accuracies measured for earlier submissions (``accuracy_memo``)."""
+    ``accuracy_memo`` holds accuracies measured for earlier submissions (``accuracy_memo``)."""
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
         with trainer() as pool, memory_bound(settings.grader_memory_bytes):
             context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
                                      unreadable=unreadable, answer_sources=answers, trainer=pool,
-                                     measured=measured or AccuracyMemo())
+                                     accuracy_memo=AccuracyMemo() if accuracy_memo is None else accuracy_memo)
             notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
             checking = time.monotonic()
             before = tamper.snapshot()
@@ -193,7 +193,9 @@ def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)
     if altered:
-        retire()
+        retire("changed the grader's own code")
+        context.accuracies.clear()
+        context.reused.clear()
         void = (f"not counted: the grader's own code changed while this submission's artifacts were checked "
                 f"({', '.join(altered[:3])}{', ...' if len(altered) > 3 else ''})")
         checks = [replace(check, score=0, reason=excerpt(void, NOTE_CHARS), measured="") for check in checks]

@@ -63,7 +63,8 @@ def main() -> None:
                 accuracies, started = [], time.perf_counter()
                 for seed in range(args.seeds):
                     accuracies.append(train_and_test(network(), train, test, spec.input, steps, budget.test_images,
-                                                     budget.batch_size, budget.lr, seed, device, budget.cpu_seconds))
+                                                     budget.batch_size, budget.lr, seed, device,
+                                                     budget.cpu_seconds).accuracy)
                 seconds = (time.perf_counter() - started) / args.seeds
                 print(f"{spec.name:>10} {name:>16}, {steps:3} steps: accuracy {min(accuracies):.3f} to "
                       f"{max(accuracies):.3f} over {args.seeds} seeds, threshold {threshold:.2f} "

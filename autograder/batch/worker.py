@@ -44,14 +44,14 @@ def main() -> None:
 
 
 def serve(replies, isolation: str, log_folder: Path | None, mnist: MnistTensors, warm: WarmSandbox,
-          measured: AccuracyMemo) -> None:
+          accuracy_memo: AccuracyMemo) -> None:
     """Grade each request on stdin until it ends or this process is spent."""
     for line in sys.stdin:
         request = json.loads(line)
         try:
             zygote = warm.get() if choose_mode(isolation) == Mode.BUBBLEWRAP else None
             results = grade(Path(request["notebook"]), mnist=mnist, isolation=isolation, zygote=zygote,
-                            measured=measured).gradescope()
+                            accuracy_memo=accuracy_memo).gradescope()
             write_json_atomically(Path(request["results"]), results)
             reply: dict[str, Any] = {"results": results}
         except Exception as error:  # noqa: BLE001 - whatever stops the grader costs this submission only

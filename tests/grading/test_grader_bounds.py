@@ -47,8 +47,8 @@ def test_checks_past_the_memory_bound_fail_and_the_process_grades_no_more():
     failed = [check for check in checks if check[1] < check[2]]
     assert failed and all(check[3] == MEMORY_REASON for check in failed), failed
     assert any(name.endswith("test accuracy after the grader's training") for name, *_ in failed)
-    assert outcome["again"] == ("an earlier grading in this process reached the grader's memory bound or "
-                                "changed the grader's own code; grade in a new process")
+    assert outcome["again"] == ("an earlier grading in this process reached the grader's memory bound; "
+                                "grade in a new process")
 
 
 @pytest.mark.slow
@@ -73,7 +73,7 @@ from autograder.engine import grade
 from autograder.failures import GraderError
 load = context.load_exported
 def loading_that_writes(*args, **kwargs):
-    torch.nn.Module.extra_attribute = len(args)
+    torch.nn.Module.extra_attribute = lambda self: len(args)
     return load(*args, **kwargs)
 context.load_exported = loading_that_writes
 verdict = grade(Path({notebook!r}))
@@ -96,4 +96,5 @@ def test_a_grading_that_changed_the_graders_classes_counts_no_check_and_the_proc
     assert len(outcome["checks"]) == 24 and all(score == 0 for _, score, _, _ in outcome["checks"])
     assert all(reason.startswith("not counted: the grader's own code changed") and "Module.extra_attribute" in reason
                for *_, reason in outcome["checks"])
-    assert outcome["notes"][0].startswith("not counted") and "changed the grader's own code" in outcome["again"]
+    assert outcome["notes"][0].startswith("not counted")
+    assert outcome["again"] == "an earlier grading in this process changed the grader's own code; grade in a new process"

@@ -21,6 +21,7 @@ from autograder.bounds import CheckBudget
 from autograder.context import CheckFailure, GradingContext
 from autograder.sandbox.harness.contract import GRAPH_PARTS, graph_record
 from autograder.settings import Settings
+from autograder.training import Trained
 
 UNLIMITED = GraphCost(10**15, 10**15)
 NO_DATA = SimpleNamespace(train=None, test=None)   # what the replaced trainer is handed instead of MNIST
@@ -110,7 +111,7 @@ def test_a_grading_reuses_a_measured_graph_within_its_own_cpu_time(tmp_path, mon
         spin = time.thread_time() + 0.05
         while time.thread_time() < spin:
             pass
-        return 0.9
+        return Trained(0.9, time.thread_time() - spin + 0.05)
 
     monkeypatch.setattr("autograder.context.train_and_test", training)
     graph = _graph_module(tmp_path, Net())

@@ -4,6 +4,8 @@ exactly what the model computes. (Forged records: ``test_boundary_pieces.py``.)"
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -81,8 +83,23 @@ class Flat(nn.Module):
         return self.net(x)
 
 
+class Assorted(nn.Module):
+    """Layers in a ModuleList under a private name, a non-ASCII name, a clamp at minus infinity, a dtype
+    round trip, and a split joined again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks = nn.ModuleList([nn.Linear(784, 40), nn.Linear(40, 10)])
+        self.schicht_ä = nn.Linear(10, 10)
+
+    def forward(self, x):
+        x = self._blocks[0](x).clamp(min=float("-inf"), max=50.0).to(torch.float64).to(torch.float32)
+        x = torch.cat(torch.split(torch.relu(x), 8, dim=1), dim=1)
+        return self.schicht_ä(self._blocks[1](x))
+
+
 FORMS = {"functional": (Functional, IMAGE), "words": (Strings, IMAGE), "constants": (Constants, IMAGE),
-         "normalised": (Normalised, IMAGE), "flat": (Flat, (784,))}
+         "normalised": (Normalised, IMAGE), "flat": (Flat, (784,)), "assorted": (Assorted, (784,))}
 
 
 def _load(folder, model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
@@ -119,3 +136,27 @@ class Pair(nn.Module):
 def test_a_model_that_returns_more_than_one_tensor_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ArtifactError, match="exactly one tensor|one tensor and return one tensor"):
         _load(tmp_path, Pair().eval(), (784,))
+
+
+def _extra_argument(document: dict, argument: dict) -> None:
+    document["graph_module"]["graph"]["nodes"][0]["inputs"].append({"name": "extra", "arg": argument, "kind": 2})
+
+
+MALFORMED = {
+    "no call of the whole model": lambda document: document["graph_module"].update(module_call_graph=[]),
+    "a float beyond any double": lambda document: _extra_argument(document, {"as_float": 10**400}),
+    "a list for a name": lambda document: document["graph_module"]["graph"]["nodes"][0].update(name=["x"]),
+    "not an object at all": lambda document: document.clear() or document.update({"graph_module": 1}),
+}
+
+
+@pytest.mark.parametrize("malformed", list(MALFORMED))
+def test_a_malformed_record_is_refused_with_a_reason(tmp_path, malformed):
+    artifact = serialize(torch.export.export(Flat().eval(), (torch.rand(100, 784),)))
+    document = json.loads(artifact.exported_program)
+    MALFORMED[malformed](document)
+    for part in GRAPH_PARTS:
+        data = json.dumps(document).encode() if part == "exported_program" else getattr(artifact, part)
+        (tmp_path / graph_record("fc", part)).write_bytes(data)
+    with pytest.raises(ArtifactError):
+        load_exported(tmp_path, "fc", UNLIMITED, (784,), 100)

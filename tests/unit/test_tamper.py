@@ -18,15 +18,16 @@ def test_an_unchanged_grader_shows_no_change():
 def test_every_kind_of_change_to_a_watched_class_is_named(monkeypatch):
     before = tamper.snapshot()
     monkeypatch.setattr(nn.Module, "__setattr__", object.__setattr__)
-    monkeypatch.setattr(fx.GraphModule, "added_by_someone", 1, raising=False)
-    monkeypatch.delattr(torch.Tensor, "__array_priority__")
-    assert tamper.changes(before) == ["GraphModule.added_by_someone", "Module.__setattr__", "Tensor.__array_priority__"]
+    monkeypatch.setattr(fx.GraphModule, "added_by_someone", print, raising=False)
+    monkeypatch.setattr(fx.GraphModule, "data_kept", 1, raising=False)   # data, not behaviour: not watched
+    monkeypatch.delattr(torch.Tensor, "backward")
+    assert tamper.changes(before) == ["GraphModule.added_by_someone", "Module.__setattr__", "Tensor.backward"]
     monkeypatch.undo()
     assert tamper.changes(before) == []
 
 
 def test_the_watched_classes_include_those_the_checks_run_on():
-    watched = set(tamper.snapshot())
+    watched = set(tamper.snapshot().classes)
     assert {nn.Module, nn.Linear, fx.GraphModule, fx.Graph, fx.Node, torch.Tensor, nn.Parameter,
             torch.export.ExportedProgram, torch.optim.SGD} <= watched
 
@@ -57,3 +58,12 @@ def test_what_pytorch_and_python_set_on_first_use_is_not_a_change(monkeypatch):
     assert tamper.changes(before) == []
     monkeypatch.setattr(FreshOptimizer, "step", torch.optim.Adam.step)
     assert tamper.changes(before) == ["FreshOptimizer.step"]
+
+
+def test_a_function_a_module_holds_and_a_functions_code_are_watched(monkeypatch):
+    before = tamper.snapshot()
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", torch.nn.functional.nll_loss)
+    monkeypatch.setattr(torch.nn.init.kaiming_uniform_, "__code__", torch.nn.init.uniform_.__code__)
+    assert tamper.changes(before) == ["kaiming_uniform_.__code__", "torch.nn.functional.cross_entropy"]
+    monkeypatch.undo()
+    assert tamper.changes(before) == []
