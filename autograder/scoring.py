@@ -176,7 +176,7 @@ def _how(run: SandboxRun) -> str:
 def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
           mnist: MnistTensors, started: float, seed: int, accuracy_memo: AccuracyMemo | None = None) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read);
-    ``accuracy_memo`` holds accuracies measured for earlier submissions (``accuracy_memo``)."""
+    ``accuracy_memo`` holds the accuracies this process measured for earlier submissions."""
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
