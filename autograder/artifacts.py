@@ -31,14 +31,13 @@ MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, n
 COST_FACTOR = 4                 # a graph may cost this many times the reference's compute and memory
 # The size of each reference model's exported graph record (the unit tests re-measure them). A student's
 # record may be at most ``GRAPH_FACTOR`` times its model's before anything parses it (room for some 200
-# operations, ``graph_record.MAX_NODES``), so that parsing it twice (the rebuild, then torch's deserializer) takes a few
-# MB and milliseconds, never what a record of the channel's size would.
+# operations, ``graph_record.MAX_NODES``), so that parsing it twice (the rebuild, then torch's
+# deserializer) takes a few MB and milliseconds, never what a record of the channel's size would.
 REFERENCE_GRAPH_BYTES = {"fc": 10_632, "lenet": 16_631, "cnn": 17_691}
 GRAPH_FACTOR = 16
 # Buffers the grader knows how to reset (batch normalisation's statistics); any other buffer is state
 # the architecture does not need, and refuses the graph.
 RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
-
 
 
 class ArtifactError(Exception):

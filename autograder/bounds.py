@@ -63,20 +63,20 @@ def refused_memory(error: BaseException | None) -> bool:
     deep in a library can surface as any error (PyTorch's zip reader reports a file it cannot read).
     Noting one marks this process spent."""
     if error is not None and _bound_reached():
-        _SPENT[0] = MEMORY_SPENT
+        retire(MEMORY_SPENT)
         return True
     for _ in range(20):
         if error is None:
             return False
         if isinstance(error, MemoryError) or any(text in str(error) for text in _REFUSALS):
-            _SPENT[0] = MEMORY_SPENT
+            retire(MEMORY_SPENT)
             return True
         error = error.__cause__ or error.__context__
     return False
 
 
 def retire(reason: str) -> None:
-    """Mark this process spent for ``reason`` (what an earlier grading did: ``tamper``)."""
+    """Mark this process spent for ``reason``, what an earlier grading did (``MEMORY_SPENT``, ``tamper``)."""
     _SPENT[0] = reason
 
 
@@ -176,4 +176,4 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
                 _BOUND[0] = None
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
                 if reached or not _new_primitives_work():
-                    _SPENT[0] = MEMORY_SPENT   # an allocation may have been refused where no check saw it
+                    retire(MEMORY_SPENT)   # an allocation may have been refused where no check saw it
