@@ -289,16 +289,28 @@ class ExportedModel:
 
 
 def load_exported(folder: Path, key: str, budget: GraphCost, input_shape: tuple[int, ...], batch: int) -> ExportedModel:
-    """Load ``<key>.*`` sent by the harness's export, after rebuilding its record (``graph_record``) and
-    screening every piece, and recompute its shapes and cost for ``batch`` inputs of ``input_shape``. A
-    graph that costs more than ``COST_FACTOR`` times ``budget`` (the reference's cost) still loads, so
-    that its shapes can be reported, but never runs."""
+    """Load ``<key>.*`` sent by the harness's export (``exported_from``)."""
+    return exported_from(graph_parts(folder, key), budget, input_shape, batch)
+
+
+def graph_parts(folder: Path, key: str) -> dict[str, bytes]:
+    """The bytes of the pieces of the graph under ``key`` that the grader reads (the record's example
+    inputs are not: the grader's own stand in), each read once and bounded."""
     parts = {}
-    for part in GRAPH_PARTS[:3]:   # the record's example inputs are not read: the grader's own stand in
+    for part in GRAPH_PARTS[:3]:
         path = folder / graph_record(key, part)
         if not path.is_file():
             raise ArtifactError(f"no exported graph ({path.name} missing)")
         parts[part] = _read_bounded(path, largest_graph(key) if part == "exported_program" else MAX_ARTIFACT_BYTES)
+    return parts
+
+
+def exported_from(parts: dict[str, bytes], budget: GraphCost, input_shape: tuple[int, ...],
+                  batch: int) -> ExportedModel:
+    """The graph in ``parts`` (``graph_parts``), after rebuilding its record (``graph_record``) and
+    screening every piece, with its shapes and cost recomputed for ``batch`` inputs of ``input_shape``. A
+    graph that costs more than ``COST_FACTOR`` times ``budget`` (the reference's cost) still loads, so
+    that its shapes can be reported, but never runs."""
     try:
         record = rebuild(parts["exported_program"])
     except GraphRefused as refused:

@@ -4,9 +4,11 @@ Every step the checks take is costed before it runs (``artifacts``, ``operators.
 training has its own CPU budget; these limits stand behind that costing, so that a mistake in it, or an
 artifact it did not foresee, costs that submission a verdict and never the grader or a classmate:
 
-* memory: while the checks run, the grader's address space may grow by at most ``memory_bytes``
-  (``RLIMIT_AS``); an allocation beyond it fails inside the check that asked for it, which then
-  fails with the reason. Some libraries do not recover from a refused allocation (oneDNN creates no
+* memory: while the grader loads and checks a submission's artifacts (from the first graph it loads
+  while the sandbox still runs, ``head_start``), its address space may grow by at most ``memory_bytes``
+  (``RLIMIT_AS``; a sandbox it starts meanwhile does not inherit it: ``address_space_outside``); an
+  allocation beyond it fails inside the check (or early load) that asked for it, which then fails with
+  the reason. Some libraries do not recover from a refused allocation (oneDNN creates no
   new primitive afterwards), so a process where one was refused is *spent*: it grades nothing more
   (``require_fresh_process``), and a batch replaces its worker. A refusal is noticed three ways: a
   check's error (or its cause) is one, the address space reached a new peak near the bound, or, once
@@ -137,6 +139,14 @@ _LOCK = threading.Lock()
 _HOLDERS = [0]
 _CANARIES = [0]
 _BOUND: list[tuple[int, int] | None] = [None]   # the active bound and the high-water mark before it
+_OUTSIDE: list[tuple[int, int] | None] = [None]  # the address-space limits the bound replaced
+
+
+def address_space_outside() -> tuple[int, int]:
+    """The process's address-space limits outside any bound: what a process it starts inside one (a
+    sandbox the grader has to start again while it checks, ``engine``) must have instead of the bound."""
+    with _LOCK:
+        return _OUTSIDE[0] or resource.getrlimit(resource.RLIMIT_AS)
 
 
 def _bound_reached() -> bool:
@@ -164,7 +174,7 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
             limit = min([_status_bytes("VmSize") + memory_bytes,
                          *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
             peak_before = _status_bytes("VmPeak")   # the process's high-water mark, which may predate the block
-            _BOUND[0] = (limit, peak_before)
+            _BOUND[0], _OUTSIDE[0] = (limit, peak_before), (soft, hard)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
         yield
@@ -173,7 +183,7 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
             _HOLDERS[0] -= 1
             if outer:
                 reached = _bound_reached()
-                _BOUND[0] = None
+                _BOUND[0] = _OUTSIDE[0] = None
                 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
                 if reached or not _new_primitives_work():
                     retire(MEMORY_SPENT)   # an allocation may have been refused where no check saw it

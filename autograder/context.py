@@ -14,9 +14,10 @@ import torch
 from helpers.data import load_mnist_pixels
 
 from .accuracy_memo import AccuracyMemo, Measured, outcome_key
-from .artifacts import ArtifactError, ExportedModel, GraphCost, load_exported, load_tensors
+from .artifacts import ArtifactError, ExportedModel, graph_parts, load_tensors
 from .assignment import MODELS, ModelSpec
 from .bounds import CheckBudget, refused_memory
+from .head_start import GraphLoad, HeadStart, load_graph
 from .report import Report, load_report
 from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_record
 from .sandbox.harness.problems import second_batch
@@ -44,7 +45,8 @@ class GradingContext:
     reused: list = field(default_factory=list)        # the models whose accuracy came from ``accuracy_memo``
     layers: dict = field(default_factory=dict)       # filled by the shape checks, for reports
     _exported: dict = field(default_factory=dict)
-    trainer: Executor | None = None                   # where the accuracy trainings run (``scoring.trainer``)
+    trainer: Executor | None = None                   # where the accuracy trainings run (``scoring.checking``)
+    head: HeadStart | None = None                     # the graphs the grader loaded while the sandbox ran
     _trainings: dict[str, Future] = field(default_factory=dict)
     _trainings_started: bool = False
     memo: dict = field(default_factory=dict)          # what several checks derive from the same artifacts
@@ -100,8 +102,9 @@ class GradingContext:
         if key not in self._exported:
             try:
                 self.require_phase(f"export {key}", f"{what} could not be run", spec.cells)
-                budget = GraphCost(*spec.reference_cost)
-                self._exported[key] = load_exported(self.folder, key, budget, spec.input, batch)
+                load = GraphLoad(spec, batch)
+                self._exported[key] = (self.head.graph(self.folder, key, load) if self.head
+                                       else load_graph(graph_parts(self.folder, key), load))
             except CheckFailure as failure:
                 self._exported[key] = failure
             except ArtifactError as error:

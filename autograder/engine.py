@@ -65,22 +65,33 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
 
     try:
         run = finish(sandbox) if sandbox and not overlap else None
+        from .accuracy_memo import AccuracyMemo
         from .context import MnistTensors
-        from .scoring import score
+        from .head_start import HeadStart
+        from .scoring import checking, score
 
         mnist = mnist or MnistTensors()
         mnist.load()
+        memo = AccuracyMemo() if accuracy_memo is None else accuracy_memo
         ready = time.monotonic() - started
-        if sandbox and overlap:
-            run = finish(sandbox)
     except BaseException:
         if sandbox:
             sandbox.discard()
         raise
-    if run is not None:
-        run = _unless_machine_short(run, settings.limits.processes,
-                                    lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))
-    verdict = score(path, run, unreadable, answers, settings, mnist, started, seed, accuracy_memo)
+    with checking(settings) as bounds:
+        head = None
+        if sandbox and overlap:
+            try:
+                head = HeadStart(seed)
+                head.while_running(sandbox)
+                run = finish(sandbox)
+            except BaseException:
+                sandbox.discard()
+                raise
+        if run is not None:
+            run = _unless_machine_short(run, settings.limits.processes,
+                                        lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))
+        verdict = score(path, run, unreadable, answers, settings, mnist, started, seed, memo, bounds, head)
     verdict.details["stages"] = {"grader start": round(ready, 2), **verdict.details["stages"]}
     confinement = run.isolation if run else {"mode": mode, "description": "nothing was run"}
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from .accuracy_memo import AccuracyMemo
 from .assignment import MODELS
 from .bounds import CheckBudget, memory_bound, refused_memory, retire
 from .context import GradingContext, MnistTensors
+from .head_start import HeadStart
 from .paths import CHECKS
 from .results import CheckResult, Verdict
 from .sandbox.process import Ending, SandboxRun
@@ -110,6 +111,23 @@ def run_checks(context: GradingContext) -> list[CheckResult]:
     return collector.results
 
 
+@dataclass
+class Checking:
+    """What one submission's artifacts are loaded and checked under (``checking``)."""
+
+    trainer: ThreadPoolExecutor    # the accuracy trainings' threads
+    before: tamper.Snapshot        # the grader's code before any of it
+
+
+@contextlib.contextmanager
+def checking(settings: Settings) -> Iterator[Checking]:
+    """The accuracy trainings' threads, the grader's memory bound and the tripwire's first look
+    (``tamper``), for everything the grader does with one submission's artifacts: from the first graph
+    it loads while the sandbox still runs (``head_start``) to the last check."""
+    with trainer() as pool, memory_bound(settings.grader_memory_bytes):
+        yield Checking(pool, tamper.snapshot())
+
+
 @contextlib.contextmanager
 def trainer() -> Iterator[ThreadPoolExecutor]:
     """The threads of the accuracy trainings, and one PyTorch thread for every computation while the
@@ -174,22 +192,22 @@ def _how(run: SandboxRun) -> str:
 
 
 def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
-          mnist: MnistTensors, started: float, seed: int, accuracy_memo: AccuracyMemo | None = None) -> Verdict:
-    """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read);
-    ``accuracy_memo`` holds the accuracies this process measured for earlier submissions."""
+          mnist: MnistTensors, started: float, seed: int, accuracy_memo: AccuracyMemo, bounds: Checking,
+          head: HeadStart | None = None) -> Verdict:
+    """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read),
+    within ``bounds``; ``accuracy_memo`` holds the accuracies this process measured for earlier
+    submissions, ``head`` the graphs the grader loaded while the sandbox ran."""
     if run is None:
         run = SandboxRun(Path(tempfile.mkdtemp(prefix="grade-empty-")), None, Ending.NOT_RUN, 0.0)
     try:
-        with trainer() as pool, memory_bound(settings.grader_memory_bytes):
-            context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
-                                     unreadable=unreadable, answer_sources=answers, trainer=pool,
-                                     accuracy_memo=AccuracyMemo() if accuracy_memo is None else accuracy_memo)
-            notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
-            checking = time.monotonic()
-            before = tamper.snapshot()
-            checks = run_checks(context)
-            altered = tamper.changes(before)
-            checked = time.monotonic() - checking
+        context = GradingContext(run, settings, mnist, seed, CheckBudget(settings.grader_cpu_seconds),
+                                 unreadable=unreadable, answer_sources=answers, trainer=bounds.trainer,
+                                 accuracy_memo=accuracy_memo, head=head)
+        notes = [excerpt(note, NOTE_CHARS) for note in ([unreadable] if unreadable else _notes(context))]
+        checking_started = time.monotonic()
+        checks = run_checks(context)
+        altered = tamper.changes(bounds.before)
+        checked = time.monotonic() - checking_started
     finally:
         shutil.rmtree(run.folder, ignore_errors=True)
     if altered:

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from ..bounds import address_space_outside
 from . import landlock
 from .cgroups import join
 from .harness.contract import CHANNEL_FD
@@ -32,14 +33,17 @@ def _process_limit(limits: Limits, plan: Plan) -> int:
 
 
 def limit_process(limits: Limits, plan: Plan, cgroup: Path | None):
-    """Runs in the child before exec, as the grader's user: join the sandbox's cgroup, set the rlimits,
+    """Runs in the child before exec, as the grader's user: join the sandbox's cgroup, set the rlimits
+    (the grader's own address-space limits, not the bound on its checks: ``bounds``),
     then (separate-user mode) drop to the sandbox's uid, and ask to die with the grader (that request
     does not survive a change of uid, so it comes last)."""
     processes = _process_limit(limits, plan)
+    address_space = address_space_outside()   # never the bound on the grader's checks
 
     def apply() -> None:
         if cgroup is not None:
             join(cgroup)
+        resource.setrlimit(resource.RLIMIT_AS, address_space)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))

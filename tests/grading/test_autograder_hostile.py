@@ -150,3 +150,18 @@ def test_a_crash_says_how_it_ended_and_what_it_printed_last(tmp_path, crash, how
     assert "crashed in the step after 'optimizer' (" in out and f"{how}): the checks" in out, out
     last_words = next(line for line in out.splitlines() if "note: its last words: " in line)
     assert last_words.endswith("my own last words"), last_words
+
+
+def test_a_graph_sent_again_after_the_exports_is_judged_as_sent_last(tmp_path):
+    """The grader loads each graph while the sandbox still runs (``autograder.head_start``); student code
+    that runs after the exports (``train_model``, in the probes) sends the FC's graph again, now without
+    its activations. The checks judge the graph sent last, as they would have without the early load."""
+    resend = (
+        "    import sys as _sys\n"
+        "    _plain = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.Linear(512, 256), nn.Linear(256, 128),\n"
+        "                           nn.Linear(128, 10))\n"
+        "    _sys.modules['harness.exports'].export_model(_plain, [784], 100, 'fc', 'model_fc')\n"
+    )
+    path = edited(SOLUTION, tmp_path, "resend", {"train_model": [(TRAIN_START, TRAIN_START + resend)]})
+    results, _, _ = grade(path, tmp_path)
+    assert failed_names(results) == {"FC: computes the intended function"}, failed_names(results)

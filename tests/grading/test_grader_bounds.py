@@ -63,19 +63,20 @@ def test_checks_past_the_cpu_budget_fail_with_the_reason():
     assert outcome["again"] == "graded"
 
 
-# The checks' graph loader replaced by one that also writes into PyTorch's Module class, as a loader
-# led astray by a record no screen foresaw would (``autograder/tamper.py``).
+# The grader's graph loader (early, while the sandbox runs, and for the checks: ``head_start``) replaced
+# by one that also writes into PyTorch's Module class, as a loader led astray by a record no screen
+# foresaw would (``autograder/tamper.py``).
 TAMPERED = """
 import json, sys, torch
 from pathlib import Path
-import autograder.context as context
+import autograder.head_start as head_start
 from autograder.engine import grade
 from autograder.failures import GraderError
-load = context.load_exported
+load = head_start.exported_from
 def loading_that_writes(*args, **kwargs):
     torch.nn.Module.extra_attribute = lambda self: len(args)
     return load(*args, **kwargs)
-context.load_exported = loading_that_writes
+head_start.exported_from = loading_that_writes
 verdict = grade(Path({notebook!r}))
 try:
     grade(Path({notebook!r}))

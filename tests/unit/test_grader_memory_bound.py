@@ -38,3 +38,29 @@ def test_an_earlier_high_water_mark_does_not_spend_the_process():
 
 def test_a_refusal_fails_the_allocation_spends_the_process_and_the_limit_is_lifted():
     assert outcome(refuse=True) == "True True True"
+
+
+SANDBOX_CASE = """
+import os, resource, sys, tempfile
+from autograder import bounds
+from autograder.sandbox.isolation import Mode, Plan
+from autograder.sandbox.launch import start_confined
+from autograder.sandbox.process import Limits
+before = resource.getrlimit(resource.RLIMIT_AS)
+read_end, write_end = os.pipe()
+plan = Plan(Mode.NONE, [sys.executable, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_AS))"],
+            tempfile.gettempdir(), dict(os.environ), None, "a process started as the sandbox is")
+with bounds.memory_bound(1 << 30), tempfile.TemporaryFile() as out:
+    bounded = resource.getrlimit(resource.RLIMIT_AS)
+    start_confined(plan, Limits(), write_end, 0, out, out).wait()
+    out.seek(0)
+    print(bounded != before, out.read().decode().strip() == str(before))
+"""
+
+
+def test_a_sandbox_started_while_the_bound_holds_gets_the_graders_own_limits():
+    """The grader may start a sandbox again while its bound on the checks holds (a warm sandbox that failed
+    under a submission, a machine short of tasks): that sandbox must not inherit the bound."""
+    result = subprocess.run([sys.executable, "-c", SANDBOX_CASE], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "True True"
