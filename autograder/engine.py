@@ -31,9 +31,10 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     exceptions mean the grader itself cannot run (MNIST missing, no sandbox available).
 
     ``mnist`` (an ``autograder.context.MnistTensors``) lets a batch share one copy of the data.
-    With ``overlap`` the grader loads PyTorch, pytest and MNIST while the student's code runs, which
-    saves time when there is a spare core; without it the two processes never hold memory at the
-    same time, which halves the peak (small containers). ``isolation`` is a mode of
+    With ``overlap`` the grader loads PyTorch, pytest and MNIST while the student's code runs, then
+    each exported graph as it arrives (``head_start``), which saves time when there is a spare core;
+    without it the two processes never hold memory at the same time, which halves the peak (small
+    containers). ``isolation`` is a mode of
     ``sandbox.isolation`` or ``auto`` for the strongest one available. ``zygote``: a warm sandbox to
     fork the student's process from (a batch's; ``sandbox.warm``). ``accuracy_memo``: the accuracies this
     process measured before (a batch's; ``accuracy_memo``).

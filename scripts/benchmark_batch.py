@@ -4,12 +4,12 @@ one bug, a few untouched releases) graded with ``--jobs 1`` and then ``--jobs 2`
 Prints submissions per minute for both, how many accuracies a worker reused (a graph it had trained
 for an earlier submission: ``autograder.accuracy_memo``), the speed-up of the second and whether both
 runs gave the same grades. With ``--baseline REV`` it also grades the same folder with the batch of an
-earlier commit (with the last ``--jobs`` value), in the same run, and prints the ratio of the
-throughputs and whether the grades match. Memory comes from one more run with the last ``--jobs``
-value, sampled (``peak_memory``):
-the peak of a grading process (a batch worker with its sandbox) and of the whole batch. The timed runs
-are not sampled: reading a process's proportional memory walks its page tables (some 20 ms for a 1 GB
-process), and sampling a batch every 50 ms took a quarter of its throughput.
+earlier commit (with the last ``--jobs`` value), twice, alternated with two runs of this tree, and
+prints the ratio of the mean throughputs and whether the grades match. Memory comes from one more run
+with the last ``--jobs`` value, sampled (``peak_memory``): the peak of a grading process (a batch
+worker with its sandbox) and of the whole batch. The timed runs are not sampled: reading a process's
+proportional memory walks its page tables (some 20 ms for a 1 GB process), and sampling a batch every
+50 ms took a quarter of its throughput.
 
     MNIST_ROOT=../shared/data python scripts/benchmark_batch.py [--count 20] [--jobs 1 2] [--baseline REV]
 """
@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,7 @@ BUGS = {
         ("            opt.zero_grad()                     # step 10: reset the gradients\n", "")]},
 }
 
+BASELINE_RUNS = 2    # runs of the baseline, alternated with as many of this tree's
 # Out of every ten: five solutions, four single-bug variants, one release nobody worked on.
 PATTERN = ["solution", "bug", "solution", "bug", "solution", "bug", "solution", "bug", "solution", "release"]
 
@@ -149,12 +151,21 @@ def main() -> None:
                   f"({reused} of {trained} accuracies from a graph the worker had trained before)")
         last = args.jobs[-1]
         if args.baseline:
+            # alternated with this tree's (baseline, this tree, baseline): the order of the runs moves a
+            # batch's rate by a few percent on this machine, as much as the changes it compares
+            ours, theirs = [rates[last]], []
             with checked_out(args.baseline) as tree:
-                seconds = timed_batch(course, last, course / "grades-baseline.csv", tree)
-            rate = args.count / seconds * 60
-            same = scores(course / "grades-baseline.csv") == grades[last]
-            print(f"baseline {args.baseline}, --jobs {last}: {rate:5.1f} submissions/minute; this tree "
-                  f"{rates[last] / rate:.2f}x its throughput, {'the same' if same else 'DIFFERENT'} grades")
+                for run in range(BASELINE_RUNS):
+                    seconds = timed_batch(course, last, course / "grades-baseline.csv", tree)
+                    theirs.append(args.count / seconds * 60)
+                    if run < BASELINE_RUNS - 1:
+                        ours.append(args.count / timed_batch(course, last, course / f"grades-{last}.csv") * 60)
+            same = scores(course / "grades-baseline.csv") == grades[last] == scores(course / f"grades-{last}.csv")
+            mine, rate = statistics.mean(ours), statistics.mean(theirs)
+            print(f"baseline {args.baseline}, --jobs {last}: {rate:5.1f} submissions/minute (runs: "
+                  f"{', '.join(f'{r:.1f}' for r in theirs)}); this tree {mine:5.1f} (runs: "
+                  f"{', '.join(f'{r:.1f}' for r in ours)}), {mine / rate:.2f}x its throughput, "
+                  f"{'the same' if same else 'DIFFERENT'} grades")
         memory = sampled_batch(course, last, course / "grades-sampled.csv")
         print(f"memory, --jobs {last} (a run of its own, sampled every {memory.interval:g} s): a grading process with "
               f"its sandbox at most {max(memory.per_child.values(), default=0) / MB:.0f} MB, the whole batch at once "
