@@ -13,7 +13,7 @@ cannot make the grader load them again and again.
 
 The accuracy trainings are not started early: they would share the interpreter with the loads and the
 other checks, whose Python holds it for most of each training's steps (a training beside a busy Python
-thread ran some forty times slower, measured), and they stay where they were, after the other checks.
+thread ran 23 to 80 times slower, measured), and they stay where they were, after the other checks.
 """
 
 from __future__ import annotations
