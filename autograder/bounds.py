@@ -7,10 +7,12 @@ artifact it did not foresee, costs that submission a verdict and never the grade
 * memory: while the grader loads and checks a submission's artifacts (from the first graph it loads
   while the sandbox still runs, ``head_start``), its address space may grow by at most ``memory_bytes``
   (``RLIMIT_AS``; a sandbox it starts meanwhile does not inherit it: ``address_space_outside``); an
-  allocation beyond it fails inside the check (or early load) that asked for it, which then fails with
-  the reason. Some libraries do not recover from a refused allocation (oneDNN creates no
-  new primitive afterwards), so a process where one was refused is *spent*: it grades nothing more
-  (``require_fresh_process``), and a batch replaces its worker. A refusal is noticed three ways: a
+  allocation beyond it fails where it was asked for: inside a check, which then fails with the reason,
+  an early load, which the check then repeats, or the threads that read and watch the sandbox, which
+  then end its run (only a submission's own artifacts bring the grader near its bound). Some libraries
+  do not recover from a refused allocation (oneDNN creates no new primitive afterwards), so a process
+  where one was refused is *spent*: it grades nothing more (``require_fresh_process``), and a batch
+  replaces its worker. A refusal is noticed three ways: a
   check's error (or its cause) is one, the address space reached a new peak near the bound, or, once
   the bound is lifted, oneDNN cannot create a primitive it has never made;
 * time: the checks of one submission together get at most ``cpu_seconds`` of the grader's CPU time;
@@ -165,17 +167,17 @@ def memory_bound(memory_bytes: int) -> Iterator[None]:
     """Let the process's address space grow by at most ``memory_bytes`` inside the block (or less, where
     a lower limit was already set). A block entered while another holds the bound (nested, or in
     another thread) runs under that one's bound, which the first block lifts when it leaves."""
-    with _LOCK:
-        _HOLDERS[0] += 1
-        outer = _HOLDERS[0] == 1
+    with _LOCK:   # the count changes only once the bound is set: a failed set-up leaves none behind
+        outer = _HOLDERS[0] == 0
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if outer:
             _start_pytorch_threads()
             limit = min([_status_bytes("VmSize") + memory_bytes,
                          *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
             peak_before = _status_bytes("VmPeak")   # the process's high-water mark, which may predate the block
-            _BOUND[0], _OUTSIDE[0] = (limit, peak_before), (soft, hard)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            _BOUND[0], _OUTSIDE[0] = (limit, peak_before), (soft, hard)
+        _HOLDERS[0] += 1
     try:
         yield
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -64,31 +65,28 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
         except WarmSandboxLost:
             return SandboxProcess(job, settings.limits, mode, private).wait()
 
-    try:
-        run = finish(sandbox) if sandbox and not overlap else None
-        from .accuracy_memo import AccuracyMemo
-        from .context import MnistTensors
-        from .head_start import HeadStart
-        from .scoring import checking, score
+    with contextlib.ExitStack() as stack:
+        try:
+            run = finish(sandbox) if sandbox and not overlap else None
+            from .accuracy_memo import AccuracyMemo
+            from .context import MnistTensors
+            from .head_start import HeadStart
+            from .scoring import checking, score
 
-        mnist = mnist or MnistTensors()
-        mnist.load()
-        memo = AccuracyMemo() if accuracy_memo is None else accuracy_memo
-        ready = time.monotonic() - started
-    except BaseException:
-        if sandbox:
-            sandbox.discard()
-        raise
-    with checking(settings) as bounds:
-        head = None
-        if sandbox and overlap:
-            try:
+            mnist = mnist or MnistTensors()
+            mnist.load()
+            memo = AccuracyMemo() if accuracy_memo is None else accuracy_memo
+            ready = time.monotonic() - started
+            bounds = stack.enter_context(checking(settings))
+            head = None
+            if sandbox and overlap:
                 head = HeadStart(seed)
                 head.while_running(sandbox)
                 run = finish(sandbox)
-            except BaseException:
+        except BaseException:
+            if sandbox:
                 sandbox.discard()
-                raise
+            raise
         if run is not None:
             run = _unless_machine_short(run, settings.limits.processes,
                                         lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))

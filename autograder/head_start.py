@@ -5,7 +5,7 @@ The sandbox spends its last second or so tracing graphs and running probes on on
 ready by then, used to wait; loading the eight graphs (rebuilding, screening, recomputing shapes) took
 about as long once the sandbox had ended. Nothing is decided early. When a check asks for a graph, the
 grader reads its pieces again and uses the early load only where they are byte for byte the ones it
-loaded early, for the same model and batch (a sandbox may send a record again, or change it): what a
+loaded early (by their SHA-256), for the same model and batch (a sandbox may send a record again, or change it): what a
 sandbox sends late or changes costs the grader a second load, never a verdict. The early loads run inside
 the bounds of the checks (``scoring.checking``: the memory bound, the tripwire's first look, one PyTorch
 thread), and each graph is loaded early at most once, so a sandbox that sends its records again and again
@@ -18,6 +18,8 @@ thread ran 23 to 80 times slower, measured), and they stay where they were, afte
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -53,9 +55,18 @@ def load_graph(parts: dict[str, bytes], load: GraphLoad) -> ExportedModel:
     return exported_from(parts, GraphCost(*load.spec.reference_cost), load.spec.input, load.batch)
 
 
+def digest(parts: dict[str, bytes]) -> str:
+    """What identifies the pieces of a graph, kept instead of their bytes (up to 64 MB each)."""
+    summary = hashlib.sha256()
+    for name, data in sorted(parts.items()):
+        summary.update(b"%s %d\n" % (name.encode(), len(data)))
+        summary.update(data)
+    return summary.hexdigest()
+
+
 @dataclass
 class EarlyGraph:
-    parts: dict[str, bytes]
+    digest: str
     load: GraphLoad
     graph: ExportedModel
 
@@ -69,8 +80,10 @@ class HeadStart:
         self._tried: set[str] = set()
 
     def while_running(self, sandbox: SandboxProcess) -> None:
-        """Load graphs as their records arrive, until the sandbox has ended."""
-        while sandbox.watchdog.is_alive():
+        """Load graphs as their records arrive, until the sandbox has ended or has run past its time
+        (then ``SandboxProcess.wait`` ends it)."""
+        deadline = sandbox.started + sandbox.limits.total_seconds
+        while sandbox.watchdog.is_alive() and time.monotonic() < deadline:
             if not self._load_next(sandbox):
                 sandbox.watchdog.join(POLL_SECONDS)
 
@@ -83,7 +96,7 @@ class HeadStart:
             self._tried.add(key)
             try:
                 parts = graph_parts(sandbox.folder, key)
-                self.graphs[key] = EarlyGraph(parts, load, load_graph(parts, load))
+                self.graphs[key] = EarlyGraph(digest(parts), load, load_graph(parts, load))
             except Exception as error:  # noqa: BLE001 - the check that asks for it meets the same failure as its own
                 refused_memory(error)
             return True
@@ -93,6 +106,6 @@ class HeadStart:
         """The graph under ``key`` as the checks load it: the early one where its pieces are unchanged."""
         parts = graph_parts(folder, key)
         early = self.graphs.get(key)
-        if early is not None and early.load == load and early.parts == parts:
+        if early is not None and early.load == load and early.digest == digest(parts):
             return early.graph
         return load_graph(parts, load)

@@ -37,6 +37,7 @@ CHECK_FILES = ["check_parameters.py", "check_architecture.py", "check_setup.py",
                "check_accuracy.py"]
 MODEL_NAMES = {key: spec.name for key, spec in MODELS.items()}
 MAX_NOTES, NOTE_CHARS = 30, 300     # what a verdict says besides its checks, bounded after formatting
+THREADS_START_SECONDS = 60          # for the training threads to start, at most
 
 
 class _CheckCollector:
@@ -139,10 +140,14 @@ def trainer() -> Iterator[ThreadPoolExecutor]:
     torch.set_num_threads(1)
     try:
         with ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="training") as pool:
-            ready = threading.Barrier(TRAINING_THREADS + 1)
-            for _ in range(TRAINING_THREADS):
-                pool.submit(_start_thread, ready)
-            ready.wait()
+            ready = threading.Barrier(TRAINING_THREADS + 1, timeout=THREADS_START_SECONDS)
+            try:
+                for _ in range(TRAINING_THREADS):
+                    pool.submit(_start_thread, ready)
+                ready.wait()
+            except BaseException:
+                ready.abort()   # a thread that could not start must not leave the others waiting for ever
+                raise
             yield pool
     finally:
         torch.set_num_threads(threads)

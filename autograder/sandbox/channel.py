@@ -45,6 +45,8 @@ class ChannelReader:
                 self.received.add(name)
         except (ValueError, OSError) as error:
             self.problem = str(error)[:200]
+        except MemoryError:   # the grader's memory bound, which the submission's own artifacts brought near
+            self.problem = "the grader had no memory left to receive the sandbox's records"
         finally:
             self.stream.close()
 

@@ -4,8 +4,12 @@ Each case runs in a fresh interpreter, since a refusal spends the process it hap
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
+import threading
+
+import pytest
 
 CASE = """
 import mmap, resource
@@ -64,3 +68,50 @@ def test_a_sandbox_started_while_the_bound_holds_gets_the_graders_own_limits():
     result = subprocess.run([sys.executable, "-c", SANDBOX_CASE], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "True True"
+
+
+def test_a_bound_that_could_not_be_set_leaves_none_behind(monkeypatch):
+    """A failed set-up (here PyTorch's threads) must not count as a holder: the next block, the next
+    grading's in a batch worker, would run under no bound at all."""
+    from autograder import bounds
+
+    def cannot_start() -> None:
+        raise RuntimeError("can't start new thread")
+    with monkeypatch.context() as patched:
+        patched.setattr(bounds, "_start_pytorch_threads", cannot_start)
+        with pytest.raises(RuntimeError), bounds.memory_bound(1 << 30):
+            pass
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with bounds.memory_bound(8 << 30):
+        inside = resource.getrlimit(resource.RLIMIT_AS)
+    assert inside != before and resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_a_training_thread_that_cannot_start_leaves_no_thread_waiting(monkeypatch):
+    """Where the machine refuses the second training thread, the first must not wait for it for ever
+    (the pool's shutdown would wait on it, and the grading with it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder import scoring
+
+    submitted = []
+    real = ThreadPoolExecutor.submit
+
+    def refuse_the_second(self, *args, **kwargs):
+        submitted.append(args)
+        if len(submitted) == 2:
+            raise RuntimeError("can't start new thread")
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse_the_second)
+    outcome: list[str] = []
+
+    def enter() -> None:
+        try:
+            with scoring.trainer():
+                outcome.append("entered")
+        except RuntimeError as error:
+            outcome.append(str(error))
+    attempt = threading.Thread(target=enter, daemon=True)
+    attempt.start()
+    attempt.join(60)
+    assert outcome == ["can't start new thread"]
