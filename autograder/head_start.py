@@ -5,11 +5,12 @@ The sandbox spends its last second or so tracing graphs and running probes on on
 ready by then, used to wait; loading the eight graphs (rebuilding, screening, recomputing shapes) took
 about as long once the sandbox had ended. Nothing is decided early. When a check asks for a graph, the
 grader reads its pieces again and uses the early load only where they are byte for byte the ones it
-loaded early (by their SHA-256), for the same model and batch (a sandbox may send a record again, or change it): what a
-sandbox sends late or changes costs the grader a second load, never a verdict. The early loads run inside
-the bounds of the checks (``scoring.checking``: the memory bound, the tripwire's first look, one PyTorch
-thread), and each graph is loaded early at most once, so a sandbox that sends its records again and again
-cannot make the grader load them again and again.
+loaded early (by their SHA-256), for the same model and batch (a sandbox may send a record again, or
+change it): what a sandbox sends late or changes costs the grader a second load, never a verdict. The
+early loads run inside ``scoring.checking`` (the memory bound, the tripwire's first look, one PyTorch
+thread), not the checks' CPU budget: each is bounded by its screening, and each graph is loaded early at
+most once, so a sandbox that sends its records again and again cannot make the grader load them again
+and again.
 
 The accuracy trainings are not started early: they would share the interpreter with the loads and the
 other checks, whose Python holds it for most of each training's steps (a training beside a busy Python
