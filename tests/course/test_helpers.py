@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import matplotlib
 
@@ -17,7 +19,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from conftest import SOURCE_DIR
+import helpers
+from conftest import ROOT, SOURCE_DIR
 from helpers import (
     DrawingPad,
     FlattenImage,
@@ -35,6 +38,23 @@ from helpers import (
 )
 from helpers.drawing_pad import mnist_preprocess
 from quick_model import train_quick_model
+
+# ---- the package: each name from its module, imported on first use ----
+
+
+def test_every_name_the_package_offers_is_its_modules_own():
+    for name in helpers.__all__:
+        value = getattr(helpers, name)
+        assert getattr(sys.modules[value.__module__], name) is value
+    with pytest.raises(AttributeError, match="no attribute 'load_minst'"):
+        helpers.load_minst  # noqa: B018 - the attribute access is the test
+
+
+def test_the_grader_imports_neither_plotting_nor_the_drawing_pad():
+    probe = ("import sys, autograder.engine, autograder.scoring\n"
+             "print(sorted(m for m in ('matplotlib', 'scipy', 'helpers.images', 'helpers.drawing_pad') if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
 
 
 # ---- accuracy, counting, seeding ----

@@ -55,7 +55,10 @@ def _warm_up() -> None:
     import torch
     from torch._export.serde.serialize import serialize
 
-    import helpers  # noqa: F401 - the course's module, with matplotlib, scipy and torchvision
+    import helpers
+
+    for name in helpers.__all__:   # the course's module imports each on first use: matplotlib, scipy, torchvision
+        getattr(helpers, name)
 
     from . import runner  # noqa: F401 - the harness itself
 
