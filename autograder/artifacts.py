@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from torch._export.serde.serialize import SerializedArtifact, deserialize
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export.graph_signature import InputKind
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils._pytree import tree_leaves
 
 from .datapath import AFFINE, DataPath, affine_kinds, data_path, layer_parameters, unintended_steps
 from .graph_record import GraphRefused, rebuild
@@ -28,6 +31,10 @@ from .sandbox.harness.contract import GRAPH_PARTS, RECORD_BYTES, graph_record
 
 MAX_ARTIFACT_BYTES = RECORD_BYTES       # no file can be larger than the record it came in
 MAX_CONSTANT_ELEMENTS = 64      # tensors baked into the graph: a few scalars, never a table of data
+# A tensor file's entries (seven besides one per tensor) and its pickle (about 100 bytes a tensor): the
+# harness's files hold a few dozen tensors at most.
+MAX_ENTRIES = 256
+MAX_PICKLE_BYTES = 64 * 1024
 COST_FACTOR = 4                 # a graph may cost this many times the reference's compute and memory
 # The size of each reference model's exported graph record (the unit tests re-measure them). A student's
 # record may be at most ``GRAPH_FACTOR`` times its model's before anything parses it (room for some 200
@@ -38,6 +45,9 @@ GRAPH_FACTOR = 16
 # Buffers the grader knows how to reset (batch normalisation's statistics); any other buffer is state
 # the architecture does not need, and refuses the graph.
 RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+# Norms that update the running statistics they are given when this argument is true (their schemas
+# do not mark those arguments as written).
+STATISTICS_UPDATED_WHEN = {"batch_norm": "training", "instance_norm": "use_input_stats"}
 
 
 class ArtifactError(Exception):
@@ -47,12 +57,18 @@ class ArtifactError(Exception):
 def _require_stored(raw: bytes, what: str) -> None:
     """A ``torch.save`` file is a zip archive whose entries ``torch.save`` never compresses: refusing
     compressed entries, and entries whose declared size is not what they hold, bounds what loading it
-    can allocate by the size of the file itself (``weights_only`` alone bounds nothing)."""
+    can allocate by the size of the file itself (``weights_only`` alone bounds nothing). Its pickle, which
+    ``weights_only`` reads an opcode at a time in Python, and its entries are bounded in number too, so
+    that loading it takes milliseconds, never minutes."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             entries = archive.infolist()
             if sum(entry.file_size for entry in entries) > len(raw):
                 raise ArtifactError(f"{what} claims more data than it holds")
+            if len(entries) > MAX_ENTRIES:
+                raise ArtifactError(f"{what} holds more than {MAX_ENTRIES} entries")
+            if any(entry.filename.endswith(".pkl") and entry.file_size > MAX_PICKLE_BYTES for entry in entries):
+                raise ArtifactError(f"{what} describes its tensors in more than {MAX_PICKLE_BYTES:,} bytes")
             for entry in entries:
                 if entry.compress_type != zipfile.ZIP_STORED or entry.compress_size != entry.file_size:
                     raise ArtifactError(f"{what} holds a compressed entry, which the harness never writes")
@@ -175,10 +191,45 @@ def _propagate_shapes(program: torch.export.ExportedProgram, input_shape: tuple[
         real.append(tensor)
     if sum(spec.kind == InputKind.USER_INPUT for spec in program.graph_signature.input_specs) != 1:
         raise ArtifactError("the exported graph does not take exactly one input")
+    mode = FakeTensorMode()
     try:
-        FakeTensorProp(program.graph_module, FakeTensorMode()).propagate(*real)
+        fakes = [mode.from_tensor(tensor) for tensor in real]
+        FakeTensorProp(program.graph_module, mode).propagate_dont_convert_inputs(*fakes)
     except Exception as error:  # noqa: BLE001 - any failure: the graph does not hold together
         raise ArtifactError(f"the exported graph's shapes do not add up ({type(error).__name__})") from None
+    _screen_writes(program, fakes)
+
+
+def _screen_writes(program: torch.export.ExportedProgram, fakes: Sequence[torch.Tensor]) -> None:
+    """No node writes into the memory of a parameter, a buffer, a constant or the input (``fakes``, as
+    propagated), directly or through a view or alias of it (``detach``, ``_unsafe_view``, an ``out=``
+    argument): the grader reads them after running the graph. torch.export declares such writes in the
+    signature (``_screen_state`` refuses them); a forged record need not. Memory is matched on the
+    propagated values, whose views share their base's storage as they would in a real run."""
+    owners = {StorageWeakRef(fake.untyped_storage()): spec.arg.name
+              for spec, fake in zip(program.graph_signature.input_specs, fakes, strict=True)}
+    for node in program.graph.nodes:
+        for target in _written(node):
+            value = target.meta.get("val")
+            owner = owners.get(StorageWeakRef(value.untyped_storage())) if isinstance(value, torch.Tensor) else None
+            if owner is not None:
+                raise ArtifactError(f"the model's forward pass writes into {owner[:80]}: it changes its own state "
+                                    "or its input")
+
+
+def _written(node: torch.fx.Node) -> list[torch.fx.Node]:
+    """The values ``node`` writes into: the arguments its operator's schema marks as written (``Tensor(a!)``),
+    and a norm's running statistics when it normalises with the batch's own, which its schema leaves unmarked."""
+    if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
+        return []
+    arguments = _arguments(node)
+    names = [argument.name for argument in node.target._schema.arguments
+             if argument.alias_info is not None and argument.alias_info.is_write]
+    flag = STATISTICS_UPDATED_WHEN.get(operator_name(node.target))
+    if flag is not None and arguments.get(flag) is not False:
+        names += ["running_mean", "running_var"]
+    return [value for name in names for value in tree_leaves(arguments.get(name))
+            if isinstance(value, torch.fx.Node)]
 
 
 def _arguments(node: torch.fx.Node) -> dict:

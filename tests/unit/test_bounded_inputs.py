@@ -69,3 +69,27 @@ def test_report_counts_are_bounded_like_its_strings(number):
 def test_report_values_are_finite_and_bounded(value):
     raw = json.dumps({"criterion": {"type": "x", "value": value}}).encode()
     assert "criterion" in parse_report(raw).problems
+
+
+def _with_pickle(pickle: bytes) -> bytes:
+    """A tensor file whose pickle is ``pickle``, stored as ``torch.save`` stores it."""
+    source, target = zipfile.ZipFile(io.BytesIO(_saved({"x": torch.ones(3)}))), io.BytesIO()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        for entry in source.infolist():
+            data = pickle if entry.filename.endswith("data.pkl") else source.read(entry.filename)
+            archive.writestr(entry.filename, data)
+    return target.getvalue()
+
+
+def test_a_pickle_long_enough_to_keep_the_grader_busy_is_refused_before_it_is_read(tmp_path):
+    """Setting the same key again and again: memory stays flat, but ``weights_only`` reads each opcode
+    in Python, some 20 million of them in a 64 MB record."""
+    (tmp_path / "slow.pt").write_bytes(_with_pickle(b"\x80\x02}" + b"NNs" * 100_000 + b"."))
+    with pytest.raises(ArtifactError, match="describes its tensors in more than"):
+        load_tensors(tmp_path / "slow.pt")
+
+
+def test_a_file_of_very_many_entries_is_refused(tmp_path):
+    (tmp_path / "many.pt").write_bytes(_saved({str(index): torch.ones(1) for index in range(300)}))
+    with pytest.raises(ArtifactError, match="more than 256 entries"):
+        load_tensors(tmp_path / "many.pt")

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch._export.serde.serialize import serialize
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
 from autograder.artifacts import ArtifactError, GraphCost, load_exported
 from autograder.sandbox.harness.contract import GRAPH_PARTS, graph_record
@@ -159,4 +161,51 @@ def test_a_malformed_record_is_refused_with_a_reason(tmp_path, malformed):
         data = json.dumps(document).encode() if part == "exported_program" else getattr(artifact, part)
         (tmp_path / graph_record("fc", part)).write_bytes(data)
     with pytest.raises(ArtifactError):
+        load_exported(tmp_path, "fc", UNLIMITED, (784,), 100)
+
+
+# ---- a forged graph that writes into what the grader reads after running it ----
+
+aten = torch.ops.aten
+
+
+def _detached(graph, value):
+    return graph.call_function(aten.detach.default, (value,))
+
+
+WRITES = {
+    "a weight zeroed through detach": lambda g, p, h: g.call_function(
+        aten.mul_.Scalar, (_detached(g, p["p_net_2_weight"]), 0.0)),
+    "a weight zeroed through an unsafe view": lambda g, p, h: g.call_function(
+        aten.mul_.Scalar, (g.call_function(aten._unsafe_view.default, (p["p_net_2_weight"], [320])), 0.0)),
+    "a bias as an out= argument": lambda g, p, h: g.call_function(
+        aten.mul.Scalar_out, (p["p_net_2_bias"], 0.0), {"out": _detached(g, p["p_net_2_bias"])}),
+    "the input scaled in place": lambda g, p, h: g.call_function(aten.mul_.Scalar, (p["x"], 0.0)),
+    "a bias as the running mean of a batch norm in training mode": lambda g, p, h: g.call_function(
+        aten.batch_norm.default, (h, None, None, _detached(g, p["p_net_0_bias"]), None, True, 1.0, 1e-5, False)),
+    "a bias as the running variance of an instance norm using the input's statistics": lambda g, p, h: g.call_function(
+        aten.instance_norm.default,
+        (g.call_function(aten.unsqueeze.default, (g.call_function(aten.t.default, (h,)), 0)), None, None, None, _detached(g, p["p_net_0_bias"]),
+         True, 1.0, 1e-5, False)),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_graph_that_writes_into_its_state_or_input_is_refused(tmp_path, write):
+    """A record may add nodes that torch.export would have declared as mutations: undeclared, they would
+    let the graph change the parameters the grader compares it with, or the grader's own input."""
+    program = torch.export.export(Flat().eval(), (torch.rand(100, 784),))
+    graph = program.graph
+    placeholders = {node.name: node for node in graph.nodes if node.op == "placeholder"}
+    hidden = next(node for node in graph.nodes if node.op == "call_function")   # the first layer's output
+    with graph.inserting_before(hidden.next):
+        WRITES[write](graph, placeholders, hidden)
+    program.graph_module.recompile()
+    tensors = [program.state_dict.get(spec.target, torch.rand(100, 784)).detach()
+               for spec in program.graph_signature.input_specs]
+    FakeTensorProp(program.graph_module, FakeTensorMode(allow_non_fake_inputs=True)).propagate(*tensors)
+    artifact = serialize(program)
+    for part in GRAPH_PARTS:
+        (tmp_path / graph_record("fc", part)).write_bytes(getattr(artifact, part))
+    with pytest.raises(ArtifactError, match="writes into (p_net_|x)"):
         load_exported(tmp_path, "fc", UNLIMITED, (784,), 100)
