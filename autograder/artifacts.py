@@ -22,11 +22,10 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export.graph_signature import InputKind
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._pytree import tree_leaves
 
 from .datapath import AFFINE, DataPath, affine_kinds, data_path, layer_parameters, unintended_steps
 from .graph_record import GraphRefused, rebuild
-from .operators import RANDOM_BUT_OFF, node_cost, numel, operator_name, refusal
+from .operators import RANDOM_BUT_OFF, call_arguments, node_cost, numel, operator_name, refusal, written
 from .sandbox.harness.contract import GRAPH_PARTS, RECORD_BYTES, graph_record
 
 MAX_ARTIFACT_BYTES = RECORD_BYTES       # no file can be larger than the record it came in
@@ -45,9 +44,6 @@ GRAPH_FACTOR = 16
 # Buffers the grader knows how to reset (batch normalisation's statistics); any other buffer is state
 # the architecture does not need, and refuses the graph.
 RESETTABLE_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
-# Norms that update the running statistics they are given when this argument is true (their schemas
-# do not mark those arguments as written).
-STATISTICS_UPDATED_WHEN = {"batch_norm": "training", "instance_norm": "use_input_stats"}
 
 
 class ArtifactError(Exception):
@@ -60,6 +56,10 @@ def _require_stored(raw: bytes, what: str) -> None:
     can allocate by the size of the file itself (``weights_only`` alone bounds nothing). Its pickle, which
     ``weights_only`` reads an opcode at a time in Python, and its entries are bounded in number too, so
     that loading it takes milliseconds, never minutes."""
+    # The number of entries first, from the archive's end record: listing them costs time for each.
+    end = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 22 - 65535))
+    if end < 0 or int.from_bytes(raw[end + 10:end + 12], "little") > MAX_ENTRIES:
+        raise ArtifactError(f"{what} is not a tensor file of at most {MAX_ENTRIES} entries")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             entries = archive.infolist()
@@ -209,41 +209,12 @@ def _screen_writes(program: torch.export.ExportedProgram, fakes: Sequence[torch.
     owners = {StorageWeakRef(fake.untyped_storage()): spec.arg.name
               for spec, fake in zip(program.graph_signature.input_specs, fakes, strict=True)}
     for node in program.graph.nodes:
-        for target in _written(node):
+        for target in written(node):
             value = target.meta.get("val")
             owner = owners.get(StorageWeakRef(value.untyped_storage())) if isinstance(value, torch.Tensor) else None
             if owner is not None:
                 raise ArtifactError(f"the model's forward pass writes into {owner[:80]}: it changes its own state "
                                     "or its input")
-
-
-def _written(node: torch.fx.Node) -> list[torch.fx.Node]:
-    """The values ``node`` writes into: the arguments its operator's schema marks as written (``Tensor(a!)``),
-    and a norm's running statistics when it normalises with the batch's own, which its schema leaves unmarked."""
-    if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
-        return []
-    arguments = _arguments(node)
-    names = [argument.name for argument in node.target._schema.arguments
-             if argument.alias_info is not None and argument.alias_info.is_write]
-    flag = STATISTICS_UPDATED_WHEN.get(operator_name(node.target))
-    if flag is not None and arguments.get(flag) is not False:
-        names += ["running_mean", "running_var"]
-    return [value for name in names for value in tree_leaves(arguments.get(name))
-            if isinstance(value, torch.fx.Node)]
-
-
-def _arguments(node: torch.fx.Node) -> dict:
-    """A call's arguments by name, defaults filled in from the operator's schema (any overload)."""
-    assert isinstance(node.target, torch._ops.OpOverload)
-    values = {}
-    for index, argument in enumerate(node.target._schema.arguments):
-        if index < len(node.args):
-            values[argument.name] = node.args[index]
-        elif argument.name in node.kwargs:
-            values[argument.name] = node.kwargs[argument.name]
-        elif argument.has_default_value():
-            values[argument.name] = argument.default_value
-    return values
 
 
 @dataclass
@@ -295,7 +266,7 @@ class ExportedModel:
             kind = AFFINE.get(operator_name(node.target)) if node.op == "call_function" else None
             if kind is None:
                 continue
-            arguments = _arguments(node)
+            arguments = call_arguments(node)
             weight, bias = arguments.get("weight"), arguments.get("bias")
             layer = {"kind": kind, "weight": lifted.get(getattr(weight, "name", None)),
                      "bias": lifted.get(getattr(bias, "name", None)) if bias is not None else None}

@@ -53,5 +53,5 @@ LOOP_CELLS = ("train_model",)
 
 # What a student's code may import when it is graded, besides Python's standard library: the packages
 # of requirements-grading.txt (by import name) and the notebook's helpers.
-STUDENT_MODULES = ("torch", "torchvision", "torchsummary", "numpy", "scipy", "matplotlib", "PIL", "tqdm", "IPython",
-                   "helpers")
+STUDENT_MODULES = ("torch", "torchvision", "torchsummary", "numpy", "scipy", "matplotlib", "PIL", "tqdm", "ipywidgets",
+                   "IPython", "helpers")

@@ -68,8 +68,8 @@ class GradingContext:
         return phase.get("error")
 
     def failed_cell(self, cells: tuple[str, ...]) -> str | None:
-        """The first of ``cells`` (grade ids) that raised, with its error: the cause a student should see
-        first when a later step could not use what those cells define."""
+        """The first of ``cells`` (grade ids) that raised, with its error: a likely cause when a later step
+        could not use what those cells define."""
         for cell in cells:
             error = self.report.get("phases", {}).get(f"cell {cell}", {}).get("error")
             if error:
@@ -77,9 +77,12 @@ class GradingContext:
         return None
 
     def require_phase(self, name: str, what: str, cells: tuple[str, ...] = ()) -> None:
+        """Raise the step's own error, and where a cell it depends on raised too, that cell's (which may be
+        the cause, or a stray line after a correct definition)."""
         error = self.phase_error(name)
         if error:
-            raise CheckFailure(f"{what}: {self.failed_cell(cells) or error}")
+            cell = self.failed_cell(cells)
+            raise CheckFailure(f"{what}: {error}" + (f" (before it, {cell})" if cell else ""))
 
     def section(self, key: str, phase: str, what: str, cells: tuple[str, ...] = ()) -> dict:
         """A section of the report, once its phase ran without error and it passed the schema."""

@@ -96,6 +96,14 @@ class _Judge:
         self.batches = len(problem.batches())
         self.trained = [p for p in self.train if not self._same(p.start, self._after(p))]
 
+    def _complete(self, p: Pass) -> bool:
+        """The pass used every training batch: it ran the loader out, or drew them all one by one (``next(it)``
+        ``len(loader)`` times, ``zip(range(len(loader)), loader)``) and trained on the last one too (a
+        ``break`` right after drawing it leaves the state as it was)."""
+        if len(p.batches) < self.batches:
+            return False
+        return p.end is not None or not self._same(p.batches[-1], p.batches[-1] + 1)
+
     def _after(self, p: Pass) -> int:
         """The first state after the pass's epoch: the start of the next pass over the training loader."""
         later = [q.start for q in self.train if q.start > p.start]
@@ -218,8 +226,8 @@ class _Judge:
 
     # ---- the epochs ----
     def epochs_verdict(self) -> str | None:
-        counted = self.trained or [p for p in self.train if p.end is not None]
-        short = [len(p.batches) for p in counted if p.end is None or len(p.batches) < self.batches]
+        counted = self.trained or [p for p in self.train if self._complete(p)]
+        short = [len(p.batches) for p in counted if not self._complete(p)]
         if short:
             return (f"with epochs={self.epochs}, an epoch stopped after drawing {short[0]} of the {self.batches} "
                     "training batches (a leftover break?)")
@@ -233,7 +241,7 @@ class _Judge:
     def _epoch_states(self) -> list[dict[str, torch.Tensor]]:
         if self.trained:
             return [_weights(self.trace, self._after(p)) for p in self.trained]
-        return [_weights(self.trace, p.start) for p in self.train if p.end is not None]
+        return [_weights(self.trace, p.start) for p in self.train if self._complete(p)]
 
     def _numbers(self) -> list[float] | None:
         found = self.accuracies

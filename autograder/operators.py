@@ -1,4 +1,4 @@
-"""Which PyTorch operators the grader runs from a student's graph, and what each one costs.
+"""Which PyTorch operators the grader runs from a student's graph, what each one costs and what it writes.
 
 The grader executes exported graphs in its own process, so every operator must be free of side
 effects (no file or memory tricks), repeatable (no random numbers) and costed from its shapes alone.
@@ -43,6 +43,9 @@ COMMON = {
     "std", "norm", "linalg_vector_norm", "logsumexp", "clone", "alias",
     "_assert_tensor_metadata",  # what torch.export puts before every ``to``: a check, no computation
 }
+# Norms that update the running statistics they are given when this argument is true (their schemas
+# do not mark those arguments as written).
+STATISTICS_UPDATED_WHEN = {"batch_norm": "training", "instance_norm": "use_input_stats"}
 RANDOM_BUT_OFF = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}  # fine with train=False
 CONTRACTIONS = {"linear", "mm", "addmm", "bmm", "matmul"}
 CONVOLUTIONS = {"conv1d", "conv2d", "convolution"}
@@ -84,6 +87,35 @@ def refusal(target) -> str | None:
     if torch.Tag.nondeterministic_seeded in target.tags and name not in RANDOM_BUT_OFF:
         return f"aten.{name}, which draws random numbers"
     return None
+
+
+def call_arguments(node: torch.fx.Node) -> dict:
+    """A call's arguments by name, defaults filled in from the operator's schema (any overload)."""
+    assert isinstance(node.target, torch._ops.OpOverload)
+    values = {}
+    for index, argument in enumerate(node.target._schema.arguments):
+        if index < len(node.args):
+            values[argument.name] = node.args[index]
+        elif argument.name in node.kwargs:
+            values[argument.name] = node.kwargs[argument.name]
+        elif argument.has_default_value():
+            values[argument.name] = argument.default_value
+    return values
+
+
+def written(node: torch.fx.Node) -> list[torch.fx.Node]:
+    """The values ``node`` writes into: the arguments its operator's schema marks as written (``Tensor(a!)``),
+    and a norm's running statistics when it normalises with the batch's own, which its schema leaves unmarked."""
+    if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
+        return []
+    arguments = call_arguments(node)
+    names = [argument.name for argument in node.target._schema.arguments
+             if argument.alias_info is not None and argument.alias_info.is_write]
+    flag = STATISTICS_UPDATED_WHEN.get(operator_name(node.target))
+    if flag is not None and arguments.get(flag) is not False:
+        names += ["running_mean", "running_var"]
+    return [value for name in names for value in tree_leaves(arguments.get(name))
+            if isinstance(value, torch.fx.Node)]
 
 
 def numel(value) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from pathlib import Path
@@ -63,21 +64,44 @@ def read_answers(path: Path) -> dict[str, str]:
 def build_program(answers: dict[str, str]) -> list[dict]:
     """The cells to run, in the assignment's order: the student's answer cells and the assignment's
     own (locked) code cells, taken from the release, not from the submission, so edits to them do not
-    count. Test cells and cells tagged ``skip-grading`` (data, training, figures, widgets) are left out."""
+    count. Test cells are left out, and of the cells tagged ``skip-grading`` (data, training, figures,
+    widgets) only their plain settings run (``BATCH_SIZE = 128``), which answer code may use as well."""
     template = json.loads(RELEASE_NOTEBOOK.read_text(encoding="utf-8"))  # the project's own file (nbformat 4)
     cells = []
     for cell in template["cells"]:
         metadata = cell.get("metadata", {})
         meta = metadata.get("nbgrader", {})
-        if cell["cell_type"] != "code" or not meta or meta.get("grade") or SKIP_TAG in metadata.get("tags", []):
+        if cell["cell_type"] != "code" or not meta or meta.get("grade"):
             continue
         grade_id = meta["grade_id"]
+        if SKIP_TAG in metadata.get("tags", []):
+            settings = plain_settings(_source(cell))
+            if settings:
+                cells.append({"id": grade_id, "code": settings})
+            continue
         if meta.get("solution"):
             code = answers.get(grade_id, f"raise NotImplementedError('answer cell {grade_id} is missing')")
         else:
             code = _source(cell)
         cells.append({"id": grade_id, "code": code})
     return cells
+
+
+def plain_settings(code: str) -> str:
+    """The statements of ``code`` that assign a plain value (a number, a string, a tuple of them) to names."""
+    try:
+        statements = ast.parse(code).body
+    except SyntaxError:   # a cell with IPython syntax (``%time``): none of it is plain
+        return ""
+    kept = []
+    for statement in statements:
+        if isinstance(statement, ast.Assign) and all(isinstance(target, ast.Name) for target in statement.targets):
+            try:
+                ast.literal_eval(statement.value)
+            except (ValueError, TypeError):
+                continue
+            kept.append(ast.unparse(statement))
+    return "\n".join(kept)
 
 
 def probe_seed(grader_seed: int, notebook_sha256: str) -> int:

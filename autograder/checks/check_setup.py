@@ -11,10 +11,19 @@ from autograder.probes import expected_loss, expected_sgd_changes
 PLAIN_SGD = {"lr": 0.1, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False, "maximize": False}
 
 
+def _defined(graded, found: dict, name: str) -> dict:
+    """A probe's section, once the name it probed was defined at all (the probe sees a missing name as None)."""
+    if found.get("type") == "builtins.NoneType":
+        cause = graded.failed_cell(SETUP_CELLS) or f"define it in the answer cell {SETUP_CELLS[0]}"
+        raise CheckFailure(f"{name} is not defined, or is None ({cause})")
+    return found
+
+
 @pytest.mark.check("criterion is the cross-entropy loss", points=2,
                    hint="Step 3 asks for nn.CrossEntropyLoss(), applied to the raw logits.")
 def test_criterion(graded):
-    found = graded.section("criterion", "criterion", "criterion could not be used", SETUP_CELLS)
+    found = _defined(graded, graded.section("criterion", "criterion", "criterion could not be used", SETUP_CELLS),
+                     "criterion")
     value = found.get("value")
     assert value is not None, f"criterion is not a loss function (found {found.get('type')})"
     expected = expected_loss(graded.seed)
@@ -35,7 +44,7 @@ def _fc_shapes(graded):
 @pytest.mark.check("opt is SGD with learning rate 0.1 over model_fc's parameters", points=3,
                    hint="Step 4: torch.optim.SGD(model_fc.parameters(), lr=0.1), nothing else.")
 def test_optimizer(graded):
-    found = graded.section("optimizer", "optimizer", "opt could not be used", SETUP_CELLS)
+    found = _defined(graded, graded.section("optimizer", "optimizer", "opt could not be used", SETUP_CELLS), "opt")
     assert found.get("type") == "torch.optim.sgd.SGD", f"opt should be torch.optim.SGD, found {found.get('type')}"
     for group in found.get("groups", []):
         different = {key: group.get(key) for key, value in PLAIN_SGD.items() if group.get(key) != value}

@@ -46,6 +46,26 @@ BUGS = {
         {"fc_class": [("self.fc4 = nn.Linear(128, 10)", "self.fc4 = nn.Sequential(nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))")]},
         {"FC has the right number of parameters", "FC: layer output shapes", "FC: computes the intended function",
          "FC: test accuracy after the grader's training"}, 80),
+    # The forward pass fails (its last layer expects 256 inputs): every FC check needs its graph, and so does
+    # the optimizer's, judged on model_fc's parameters as its graph has them (never on shapes the sandbox names).
+    "fc_forward_fails": (
+        {"fc_class": [("self.fc4 = nn.Linear(128, 10)", "self.fc4 = nn.Linear(256, 10)")]},
+        {"FC has the right number of parameters", "FC: layer output shapes", "FC: computes the intended function",
+         "FC: test accuracy after the grader's training", "opt is SGD with learning rate 0.1 over model_fc's parameters"},
+        77),
+    # An activation written by hand that is no ReLU (the layer's output times zero): the function and the
+    # accuracy, not the layers or their count.
+    "fc_layer_output_times_zero": (
+        {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x) * 0")]},
+        {"FC: computes the intended function", "FC: test accuracy after the grader's training"}, 88),
+    # opt on a name that does not exist, before criterion in the same cell: opt alone is lost.
+    "optimizer_on_an_undefined_model": (
+        {"loss_opt": [("criterion = nn.CrossEntropyLoss()\nopt = torch.optim.SGD(model_fc.parameters(), lr=0.1)",
+                       "opt = torch.optim.SGD(model.parameters(), lr=0.1)\ncriterion = nn.CrossEntropyLoss()")]},
+        {"opt is SGD with learning rate 0.1 over model_fc's parameters"}, 97),
+    # A stray line in the class's cell, an import the grader lacks: the cell reports it, the class is kept.
+    "import_of_an_unavailable_module_beside_the_class": (
+        {"fc_class": [("class FC(nn.Module):", "import torchinfo\n\n\nclass FC(nn.Module):")]}, set(), 100),
     "fc_missing_relu": (
         {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]},
         {"FC: computes the intended function"}, 94),

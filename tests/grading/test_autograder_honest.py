@@ -22,6 +22,10 @@ FC_FORWARD = ("        x = F.relu(self.fc1(x))\n        x = F.relu(self.fc2(x))\
 VARIANTS = {
     "relu_as_clamp": {"fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x).clamp(min=0)")]},
     "relu_as_maximum": {"fc_class": [("x = F.relu(self.fc3(x))", "x = torch.maximum(self.fc3(x), torch.zeros(1))")]},
+    "relu_written_by_hand": {
+        "fc_class": [("x = F.relu(self.fc2(x))", "x = self.fc2(x)\n        x = x * (x > 0)")],
+        "lenet_class": [("x = F.relu(self.fc1(x))", "x = self.fc1(x)\n        x = torch.where(x > 0, x, 0.0)")],
+        "cnn_class": [("x = F.relu(self.fc1(x))", "x = self.fc1(x)\n        x = torch.max(x, torch.zeros_like(x))")]},
     "fc_as_sequential": {"fc_class": [
         ("        self.fc1 = nn.Linear(784, 512)\n", "        self.layers = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),\n"
          "                                    nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))\n"),
@@ -45,6 +49,14 @@ VARIANTS = {
          "        history.setdefault('train_acc', []).append(seen / len(dl_tr.dataset))\n")]},
     "test_loss_with_crit": {"train_model": [
         (EVALUATION, EVALUATION.replace("                correct +=", "                test_loss = crit(model(x), y).item()\n                correct +="))]},
+    "batches_drawn_one_by_one": {"train_model": [(
+        "        for iteration, (x, y) in enumerate(dl_tr):\n",
+        "        batches = iter(dl_tr)\n        for iteration in range(len(dl_tr)):\n            x, y = next(batches)\n")]},
+    "settings_of_the_data_cell": {"train_model": [(
+        "    log_every = 100   # iterations between two progress lines\n",
+        "    log_every = 12800 // BATCH_SIZE   # every 12,800 images\n")]},
+    "notebook_progress_bar": {"train_model": [
+        ("        for iteration, (x, y) in enumerate(dl_tr):", "        from tqdm.notebook import tqdm\n        for iteration, (x, y) in enumerate(tqdm(dl_tr, leave=False)):")]},
     "tqdm_progress_bar": {"train_model": [
         ("        for iteration, (x, y) in enumerate(dl_tr):", "        from tqdm.auto import tqdm\n        for iteration, (x, y) in enumerate(tqdm(dl_tr, leave=False)):")]},
     "thread_left_running": {"train_model": [

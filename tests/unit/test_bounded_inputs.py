@@ -91,5 +91,5 @@ def test_a_pickle_long_enough_to_keep_the_grader_busy_is_refused_before_it_is_re
 
 def test_a_file_of_very_many_entries_is_refused(tmp_path):
     (tmp_path / "many.pt").write_bytes(_saved({str(index): torch.ones(1) for index in range(300)}))
-    with pytest.raises(ArtifactError, match="more than 256 entries"):
+    with pytest.raises(ArtifactError, match="at most 256 entries|more than 256 entries"):
         load_tensors(tmp_path / "many.pt")

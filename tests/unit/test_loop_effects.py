@@ -33,9 +33,20 @@ def evaluate(model, loader, mode="eval", divide="/", test_stop=None, scale=1.0, 
     return value if digits is None else round(value, digits)
 
 
+def drawn(loader, draw):
+    """``(index, batch)`` over ``loader``: from a for loop, or one batch at a time, never asking for more
+    than ``len(loader)`` (the loader's iterator is never run out)."""
+    if draw == "next":
+        batches = iter(loader)
+        return ((index, next(batches)) for index in range(len(loader)))
+    if draw == "zip":
+        return zip(range(len(loader)), loader, strict=False)   # stops at the range, leaving the loader unfinished
+    return enumerate(loader)
+
+
 def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="once", train_mode="train",
               stop=None, clip=None, when="after", twice=False, step_in_test=False, offset=0, own_test_loader=False,
-              metrics_pass=False, decay=None, fade=None, on_training_data=False, **evaluation):
+              metrics_pass=False, decay=None, fade=None, on_training_data=False, draw="for", **evaluation):
     """A ``train_model`` with the given habits (the defaults are the textbook loop)."""
     def train_model(model, crit, opt, dl_tr, dl_te, epochs):
         history = {"test_acc": []}
@@ -48,8 +59,8 @@ def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="
             model.train(train_mode == "train")
             if clear == "per_epoch":
                 opt.zero_grad()
-            for index, (x, y) in enumerate(dl_tr):
-                if stop is not None and index == stop:
+            for index, (x, y) in drawn(dl_tr, draw):
+                if stop is not None and index == stop % len(dl_tr):   # -1: the last batch
                     break
                 if clear == "before_forward":
                     opt.zero_grad()
@@ -104,7 +115,8 @@ def failed(train_model, seed=11, calls=LOOP_EPOCHS) -> set[str]:
 
 
 @pytest.mark.parametrize("habits", [{}, {"clear": "before_forward"}, {"clip": 1e6},
-                                    {"own_test_loader": True, "metrics_pass": True}, {"digits": 4}, {"digits": 3}])
+                                    {"own_test_loader": True, "metrics_pass": True}, {"digits": 4}, {"digits": 3},
+                                    {"draw": "next"}, {"draw": "zip"}])
 def test_correct_loops_pass_every_check(habits):
     assert failed(make_loop(**habits)) == set()
 
@@ -128,6 +140,8 @@ def test_correct_loops_pass_every_check(habits):
     ({"scale": 100.0}, {"returned"}),
     ({"scale": 100.0, "digits": 2}, {"returned"}),
     ({"stop": 100}, {"epochs"}),
+    ({"stop": 100, "draw": "next"}, {"epochs"}),
+    ({"stop": -1, "draw": "next"}, {"epochs", "steps"}),
     ({"on_training_data": True}, {"returned"}),
     ({"own_test_loader": True, "mode": "train"}, {"mode"}),
     ({"test_stop": 10}, {"returned"}),

@@ -117,6 +117,50 @@ def test_other_activations_keep_the_structure_and_the_count():
     assert graph.parameter_count("FC") == 567434
 
 
+class HandWritten(nn.Module):
+    """The intended FC with its ReLUs written by hand, each in another way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(784, 512), nn.Linear(512, 256)
+        self.fc3, self.fc4 = nn.Linear(256, 128), nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.fc1(x)
+        x = x * (x > 0)
+        x = self.fc2(x)
+        x = torch.where(x > 0, x, 0.0)
+        x = self.fc3(x)
+        x = (torch.max(x, torch.zeros_like(x)) + (x + x.abs()) / 2) / 2
+        return self.fc4(x)
+
+
+def test_an_activation_written_by_hand_is_one_step_of_the_chain():
+    """Parameter-free operations value by value on one value of the path: the function check's business."""
+    graph = exported(HandWritten())
+    assert graph.structure_problem("FC", 0, 4) is None
+    assert graph.parameter_count("FC") == 567434
+    student, x = graph.program.module(), torch.randn(8, 784)
+    reveal(student, 1)
+    with torch.no_grad():
+        assert close(student(x), intended_forward(graph.affine_layers(), dict(student.state_dict()), x), 1e-4)
+
+
+def test_an_activation_written_by_hand_with_a_parameter_is_named():
+    class Slope(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(784, 32), nn.Linear(32, 10)
+            self.slope = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            x = self.fc1(x)
+            return self.fc2(torch.where(x > 0, x, self.slope * x))
+
+    problem = exported(Slope()).structure_problem("FC", 0, 2)
+    assert problem is not None and "slope" in problem, problem
+
+
 class PaddedFC(nn.Module):
     """A first layer of 504 units padded to the intended count with layers that the grader's initialisation
     would make identities: a batch norm without epsilon and ``torch.maximum`` with a parameter."""
@@ -215,3 +259,44 @@ def test_every_layer_of_a_filters_variant_is_compared_with_the_notebook_s_rule(n
     variant = layer_table(exported(network((8, 16, 32)), (1, 28, 28)))
     assert (variant == with_filters(default, (8, 16, 32))) is right
     assert variant[:3] == with_filters(default, (8, 16, 32))[:3]   # the convolutions are right in both
+
+
+class Scratch(nn.Module):
+    """One layer, and a parameter the forward pass leaves unused, until a forged record uses it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+        self.hidden = nn.Parameter(torch.zeros(784, 10))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def _with_scratch_write(source: str):
+    """``Scratch`` exported, then a scratch tensor written in place and added to the output, as a forged
+    record may have it: the output reads the scratch tensor through the node that made it, not the write."""
+    graph = exported(Scratch())
+    g = graph.program.graph
+    nodes = {node.name: node for node in g.nodes}
+    out = next(node for node in g.nodes if node.op == "output")
+    aten = torch.ops.aten
+    with g.inserting_before(out):
+        scratch = g.call_function(aten.zeros.default, ([8, 10],))
+        if source == "a computation with a parameter of its own":
+            brought = g.call_function(aten.mm.default, (nodes["x"], nodes["p_hidden"]))
+            g.call_function(aten.add_.Tensor, (scratch, brought))
+            result = g.call_function(aten.add.Tensor, (nodes["linear"], scratch))
+        else:
+            column_sums = g.call_function(aten.sum.dim_IntList, (nodes["p_hidden"], [0]))
+            g.call_function(aten.add_.Tensor, (nodes["linear"], column_sums))
+            result = nodes["linear"]
+    out.args = ((result,),)
+    graph.program.graph_module.recompile()
+    return graph
+
+
+@pytest.mark.parametrize("source", ["a computation with a parameter of its own", "a parameter added in place"])
+def test_a_write_in_place_cannot_carry_what_the_path_does_not_show(source):
+    problem = _with_scratch_write(source).structure_problem("FC", 0, 1)
+    assert problem is not None and "in place" in problem, problem

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 
@@ -35,7 +36,19 @@ def transform_magics(code: str) -> str:
 
 
 def run_cell(code: str, name: str, namespace: dict) -> None:
-    exec(compile(transform_magics(code), f"<cell {name}>", "exec"), namespace)
+    """Run the cell's statements in order. One that raises does not stop those after it: a stray line (an
+    import the grader lacks, a test call on data it does not load, a name from a cell that failed) costs what
+    it would have done, not the whole cell. The first error is raised again at the end, so the cell still
+    reports it. Timeouts and ``sys.exit()`` (not ``Exception``) end the cell at once."""
+    filename = f"<cell {name}>"
+    first: Exception | None = None
+    for statement in ast.parse(transform_magics(code), filename).body:
+        try:
+            exec(compile(ast.Module([statement], type_ignores=[]), filename, "exec"), namespace)
+        except Exception as error:  # noqa: BLE001 - kept and raised again once the cell is done
+            first = first or error
+    if first is not None:
+        raise first
 
 
 def fresh_namespace() -> dict:

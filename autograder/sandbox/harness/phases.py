@@ -52,7 +52,10 @@ def describe(kind: type[BaseException], error: BaseException, seconds: float, mo
     if issubclass(kind, ModuleNotFoundError):
         return (f"ModuleNotFoundError: the module '{getattr(error, 'name', '?')}' is not available when grading; "
                 f"available: the standard library, {', '.join(modules)}")
-    return "".join(traceback.format_exception_only(kind, error)).strip()
+    text = "".join(traceback.format_exception_only(kind, error)).strip()
+    if "CUDA" in text or "NVIDIA" in text:
+        text += " (grading runs without a GPU: put models and tensors on the notebook's `device`, not on 'cuda')"
+    return text
 
 
 class Phase:

@@ -1,0 +1,55 @@
+"""What of a notebook the sandbox runs: every statement of each cell, even after one that raised, and of the
+cells the grader skips, their plain settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.sandbox.harness.notebook import fresh_namespace, run_cell
+from autograder.sandbox.harness.phases import describe
+from autograder.submission import build_program, plain_settings
+
+
+def test_a_statement_that_raises_costs_itself_and_the_cell_still_reports_it():
+    namespace = fresh_namespace()
+    code = "import torchinfo\n\nclass FC:\n    pass\n\nmodel = undefined_name\nwidth = 512\n"
+    with pytest.raises(ModuleNotFoundError, match="torchinfo"):
+        run_cell(code, "fc_class", namespace)
+    assert namespace["FC"].__name__ == "FC" and namespace["width"] == 512 and "model" not in namespace
+
+
+def test_an_exit_ends_the_cell_at_once():
+    namespace = fresh_namespace()
+    with pytest.raises(SystemExit):
+        run_cell("import sys\nsys.exit()\nafter = 1\n", "loss_opt", namespace)
+    assert "after" not in namespace
+
+
+def test_a_cell_that_does_not_parse_runs_nothing():
+    namespace = fresh_namespace()
+    with pytest.raises(SyntaxError):
+        run_cell("before = 1\ndef broken(:\n", "train_model", namespace)
+    assert "before" not in namespace
+
+
+def test_magics_still_run_statement_by_statement():
+    namespace = fresh_namespace()
+    run_cell("%matplotlib inline\n!pip install nothing\nvalue = 3\n", "setup", namespace)
+    assert namespace["value"] == 3
+
+
+def test_only_plain_settings_of_a_skipped_cell_run():
+    code = ("BATCH_SIZE = 128\nNUM_WORKERS = 2   # comment\nto_image = transforms.ToTensor()\n"
+            "SIZES = (4, 8)\nA = B = 'x'\nself_ref = BATCH_SIZE * 2\nx: int = 3\ndata[0] = 1\n")
+    assert plain_settings(code) == "BATCH_SIZE = 128\nNUM_WORKERS = 2\nSIZES = (4, 8)\nA = B = 'x'"
+
+
+def test_the_program_gives_answer_code_the_settings_of_the_data_and_training_cells():
+    settings = {cell["id"]: cell["code"] for cell in build_program({}) if cell["id"] in ("data", "train_fc")}
+    assert settings == {"data": "BATCH_SIZE = 128\nNUM_WORKERS = 2", "train_fc": "EPOCHS = 5"}
+
+
+@pytest.mark.parametrize("message", ["Torch not compiled with CUDA enabled", "Found no NVIDIA driver on your system"])
+def test_an_error_about_a_gpu_says_that_grading_has_none(message):
+    error = RuntimeError(message)
+    assert "grading runs without a GPU" in describe(RuntimeError, error, 30, [])
