@@ -136,7 +136,7 @@ def _hidden_writes(program: torch.export.ExportedProgram, derived: set[Node], be
     so a write may only go into a value computed from the input, and bring in no parameter or buffer that
     value was not already computed from (``relu_``, ``mul_`` by a constant, ``x.mul_(x.sigmoid())``)."""
     for node in program.graph.nodes:
-        targets = written(node) if node.op == "call_function" else []
+        targets = written(node)
         if not targets:
             continue
         if any(target not in derived for target in targets):
