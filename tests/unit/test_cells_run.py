@@ -53,3 +53,14 @@ def test_the_program_gives_answer_code_the_settings_of_the_data_and_training_cel
 def test_an_error_about_a_gpu_says_that_grading_has_none(message):
     error = RuntimeError(message)
     assert "grading runs without a GPU" in describe(RuntimeError, error, 30, [])
+
+
+def test_a_timed_statement_still_runs_once():
+    namespace = fresh_namespace()
+    code = ("runs = []\n%time model = runs.append('time') or 'trained'\n%timeit -n 3 -r 1 runs.append('timeit')\n"
+            "accuracy = %time 0.9\n")
+    run_cell(code, "train_fc", namespace)
+    assert namespace["model"] == "trained" and namespace["accuracy"] == 0.9
+    assert namespace["runs"] == ["time", "timeit"]
+    run_cell("%%time\nlater = 'cell magic'\n", "train_cnn", namespace)
+    assert namespace["later"] == "cell magic"
