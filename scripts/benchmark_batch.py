@@ -11,7 +11,10 @@ worker with its sandbox) and of the whole batch. The timed runs are not sampled:
 proportional memory walks its page tables (some 20 ms for a 1 GB process), and sampling a batch every
 50 ms took a quarter of its throughput.
 
-    MNIST_ROOT=../shared/data python scripts/benchmark_batch.py [--count 20] [--jobs 1 2] [--baseline REV]
+With ``--distinct`` every submission's models get layer names of their own, so that no graph recurs:
+the throughput of a class in which no two students export the same graph.
+
+    MNIST_ROOT=../shared/data python scripts/benchmark_batch.py [--count 20] [--jobs 1 2] [--baseline REV] [--distinct]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ BUGS = {
         ("            opt.zero_grad()                     # step 10: reset the gradients\n", "")]},
 }
 
+CLASS_CELLS = ("fc_class", "lenet_class", "cnn_class")
 BASELINE_RUNS = 2    # runs of the baseline, alternated with as many of this tree's
 # Out of every ten: five solutions, four single-bug variants, one release nobody worked on.
 PATTERN = ["solution", "bug", "solution", "bug", "solution", "bug", "solution", "bug", "solution", "release"]
@@ -66,8 +70,20 @@ def edited(base: Path, folder: Path, name: str, edits: dict[str, list[tuple[str,
     return path
 
 
-def make_course(folder: Path, count: int) -> dict[str, int]:
-    """``submitted/<student>/cnn/cnn.ipynb`` for ``count`` students; returns how many of each kind."""
+def own_layer_names(notebook: Path, index: int) -> None:
+    """Give the models of ``notebook`` layer names no other submission has (``self.fc1`` becomes
+    ``self.s7_fc1``): their graphs differ, so no worker trains any of them twice."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in CLASS_CELLS:
+            for layer in ("self.fc", "self.conv"):
+                cell.source = cell.source.replace(layer, f"self.s{index}_{layer[len('self.'):]}")
+    nbformat.write(nb, notebook)
+
+
+def make_course(folder: Path, count: int, distinct: bool = False) -> dict[str, int]:
+    """``submitted/<student>/cnn/cnn.ipynb`` for ``count`` students; returns how many of each kind.
+    With ``distinct``, every submission's models have layer names of their own (``own_layer_names``)."""
     bugs = itertools.cycle(BUGS.items())
     made = folder / "variants"
     made.mkdir()
@@ -77,8 +93,12 @@ def make_course(folder: Path, count: int) -> dict[str, int]:
         if kind == "bug":
             name, edits = next(bugs)
             notebook = edited(SOLUTION, made, f"{index}-{name}", edits)
+        elif kind == "solution" and distinct:
+            notebook = edited(SOLUTION, made, f"{index}-solution", {})
         else:
             notebook = SOLUTION if kind == "solution" else RELEASE
+        if distinct and kind != "release":
+            own_layer_names(notebook, index)
         target = folder / "submitted" / f"student{index:02d}" / "cnn" / "cnn.ipynb"
         target.parent.mkdir(parents=True)
         shutil.copy(notebook, target)
@@ -135,12 +155,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20, help="submissions in the course folder")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="--jobs values to compare")
     parser.add_argument("--baseline", metavar="REV", help="also grade with the batch of this git revision")
+    parser.add_argument("--distinct", action="store_true",
+                        help="layer names of its own in every submission: no graph recurs (the worst case)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         course = Path(scratch)
-        kinds = make_course(course, args.count)
-        print(f"{args.count} submissions ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}), "
-              f"{os.cpu_count()} cores")
+        kinds = make_course(course, args.count, args.distinct)
+        print(f"{args.count} submissions ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}"
+              f"{', every graph distinct' if args.distinct else ''}), {os.cpu_count()} cores")
         rates, grades = {}, {}
         for jobs in args.jobs:
             seconds = timed_batch(course, jobs, course / f"grades-{jobs}.csv")
