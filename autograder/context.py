@@ -23,6 +23,7 @@ from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_r
 from .sandbox.harness.problems import second_batch
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
+from .submission import Answers
 from .training import TRAINING_THREADS, over_budget, train_and_test
 
 
@@ -38,7 +39,7 @@ class GradingContext:
     seed: int                                         # this submission's probe seed (the job's)
     budget: CheckBudget                               # the grader's CPU time left for these checks
     unreadable: str = ""                              # why the submission was not run at all
-    answer_sources: dict = field(default_factory=dict)  # the answer cells' source, by grade id
+    answer_sources: Answers = field(default_factory=Answers)  # the answer cells' source, by grade id
     accuracies: dict = field(default_factory=dict)   # filled by the accuracy checks, for reports
     training_seconds: dict = field(default_factory=dict)  # each accuracy training's wall time
     accuracy_memo: AccuracyMemo = field(default_factory=AccuracyMemo)  # accuracies measured before, by graph

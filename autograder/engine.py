@@ -18,7 +18,7 @@ from .sandbox.process import SandboxProcess, SandboxRun, WarmSandboxLost
 from .sandbox.warm import Zygote
 from .settings import Settings
 from .shortage import confirmed, describe, machine_short
-from .submission import SubmissionError, probe_seed, read_answers, sandbox_job
+from .submission import Answers, SubmissionError, probe_seed, read_answers, sandbox_job
 from .version import file_sha256, grader_version
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     require_fresh_process()
     mode = choose_mode(isolation)
     started = time.monotonic()
-    sandbox, unreadable, answers = None, "", {}
+    sandbox, unreadable, answers = None, "", Answers()
     sha256 = file_sha256(path)
     seed = probe_seed(settings.seed, sha256 or "")
     private = []

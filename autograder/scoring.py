@@ -29,6 +29,7 @@ from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
 from .shortage import unconfirmed_note
 from .stages import stage_seconds
+from .submission import Answers
 from .training import TRAINING_THREADS
 
 CHECKS_DIR = CHECKS
@@ -175,6 +176,9 @@ def _notes(context: GradingContext) -> list[str]:
     if shortage := unconfirmed_note(run, context.settings.limits.processes):
         notes.append(shortage)
     notes += sorted(set(context.report.problems.values()))
+    for grade_id, count in context.answer_sources.repeated.items():
+        notes.append(f"{count} cells of the notebook carry the id of the answer cell {excerpt(grade_id, 60)} (a cell "
+                     "split in two, or copied): they ran one after the other, in the notebook's order")
     for name, phase in context.report.get("phases", {}).items():
         if phase.get("error") and name.startswith("cell "):
             last_line = phase["error"].splitlines()[-1] if phase["error"] else ""
@@ -196,7 +200,7 @@ def _how(run: SandboxRun) -> str:
     return f", exit status {code}"
 
 
-def score(path: Path, run: SandboxRun | None, unreadable: str, answers: dict[str, str], settings: Settings,
+def score(path: Path, run: SandboxRun | None, unreadable: str, answers: Answers, settings: Settings,
           mnist: MnistTensors, started: float, seed: int, accuracy_memo: AccuracyMemo, bounds: Checking,
           head: HeadStart | None = None) -> Verdict:
     """Run every check on ``run`` (``None`` with ``unreadable`` set when the file could not be read),

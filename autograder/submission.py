@@ -35,9 +35,20 @@ def _bounded(source: str) -> str:
             f"at most {MAX_ANSWER_CHARS:,} per cell')")
 
 
-def read_answers(path: Path) -> dict[str, str]:
+class Answers(dict[str, str]):
+    """The answer cells' source by grade id, and how many cells carried each id that more than one did:
+    a cell split in two (JupyterLab copies the metadata into both parts) or copied keeps nbgrader's id."""
+
+    def __init__(self, sources: dict[str, str] | None = None, repeated: dict[str, int] | None = None) -> None:
+        super().__init__(sources or {})
+        self.repeated = repeated or {}
+
+
+def read_answers(path: Path) -> Answers:
     """The student's answer cells, by nbgrader grade id. Only the JSON structure and the answer cells'
-    source are read: outputs, attachments and everything else in the file play no part."""
+    source are read: outputs, attachments and everything else in the file play no part. Cells that share
+    an id are joined in the notebook's order, as "Run All" would run them (a helper split off into a cell
+    of its own stays defined; of two copies the later one's definitions win)."""
     if not path.is_file():
         raise SubmissionError(f"{path} is not a file")
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
@@ -49,16 +60,17 @@ def read_answers(path: Path) -> dict[str, str]:
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise SubmissionError("the file is not a Jupyter notebook in the current format (no list of cells)")
-    answers = {}
+    parts: dict[str, list[str]] = {}
     for cell in cells:
         metadata = cell.get("metadata") if isinstance(cell, dict) else None
         meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
         if (isinstance(meta, dict) and cell.get("cell_type") == "code" and meta.get("solution")
                 and isinstance(meta.get("grade_id"), str)):
-            answers[meta["grade_id"]] = _bounded(_source(cell))
-    if not answers:
+            parts.setdefault(meta["grade_id"], []).append(_source(cell))
+    if not parts:
         raise SubmissionError("the notebook has none of the assignment's answer cells (wrong notebook?)")
-    return answers
+    return Answers({grade_id: _bounded("\n".join(sources)) for grade_id, sources in parts.items()},
+                   {grade_id: len(sources) for grade_id, sources in parts.items() if len(sources) > 1})
 
 
 def build_program(answers: dict[str, str]) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 
 import nbformat
@@ -105,6 +106,24 @@ def test_honest_variant_earns_every_point(tmp_path, mnist, variant):
     assert verdict.score == 100, [(c.name, c.reason) for c in verdict.checks if not c.passed] + verdict.notes
     assert not verdict.notes, verdict.notes
     assert time.monotonic() - started < 120  # a thread left running must not hold the grading to its limit
+
+
+def test_an_answer_cell_split_in_two_earns_every_point(tmp_path, mnist):
+    """JupyterLab's split (and copy and paste) gives both parts the cell's nbgrader id: a helper split off
+    into a cell of its own above ``train_model`` stays defined, and the verdict says what it ran."""
+    path = edited(SOLUTION, tmp_path, "split", {"train_model": [
+        ("correct += (model(x).argmax(dim=1) == y).sum().item()", "correct += count_correct(model, x, y)")]})
+    notebook = nbformat.read(path, as_version=4)
+    index = next(i for i, cell in enumerate(notebook.cells)
+                 if cell.metadata.get("nbgrader", {}).get("grade_id") == "train_model")
+    helper = copy.deepcopy(notebook.cells[index])
+    helper.source = "def count_correct(model, x, y):\n    return (model(x).argmax(dim=1) == y).sum().item()\n"
+    helper["id"] = "split-off-helper"
+    notebook.cells.insert(index, helper)
+    nbformat.write(notebook, path)
+    verdict = grade(path, mnist=mnist)
+    assert verdict.score == 100, [(c.name, c.reason) for c in verdict.checks if not c.passed] + verdict.notes
+    assert any("2 cells of the notebook carry the id of the answer cell train_model" in note for note in verdict.notes)
 
 
 def test_saved_outputs_play_no_part(tmp_path, mnist):

@@ -68,3 +68,25 @@ def test_an_oversized_answer_cell_fails_alone(tmp_path):
     assert answers["fc_params"].startswith("raise RuntimeError('this answer cell holds 1,048,")
     assert {k: v for k, v in answers.items() if k != "fc_params"} == \
         {k: v for k, v in honest.items() if k != "fc_params"}
+
+
+def test_cells_that_share_an_answer_id_are_joined_in_order(tmp_path):
+    """A cell split in two (JupyterLab copies nbgrader's metadata into both parts) or copied: every part
+    runs, in the notebook's order, as "Run All" runs them, and the verdict can say so."""
+    import copy
+    import json
+
+    from autograder.paths import SOURCE_NOTEBOOK
+    from autograder.submission import read_answers
+
+    notebook = json.loads(SOURCE_NOTEBOOK.read_text())
+    index = next(i for i, cell in enumerate(notebook["cells"])
+                 if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "train_model")
+    helper = copy.deepcopy(notebook["cells"][index])
+    helper["source"] = ["def count_correct(model, x, y):\n", "    return int((model(x).argmax(1) == y).sum())"]
+    notebook["cells"].insert(index, helper)
+    path = tmp_path / "split.ipynb"
+    path.write_text(json.dumps(notebook))
+    answers, honest = read_answers(path), read_answers(SOURCE_NOTEBOOK)
+    assert answers["train_model"] == "".join(helper["source"]) + "\n" + honest["train_model"]
+    assert answers.repeated == {"train_model": 2} and honest.repeated == {}
