@@ -23,7 +23,7 @@ could pass those three, at the price of code written against the harness (the RE
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +50,12 @@ class LoopVerdicts:
     epochs: str | None
     mode: str | None
     returned: str | None
+
+    def after_error(self, error: str) -> LoopVerdicts:
+        """The verdicts on a call that raised ``error`` after the passes its trace shows: what those passes
+        did right still counts, and every check they do not pass says what was raised."""
+        return LoopVerdicts(*(reason and f"{reason}; it raised {error}"
+                              for reason in astuple(self)))
 
 
 def _same_accuracy(a: float, b: float) -> bool:

@@ -77,7 +77,8 @@ def build_program(answers: dict[str, str]) -> list[dict]:
     """The cells to run, in the assignment's order: the student's answer cells and the assignment's
     own (locked) code cells, taken from the release, not from the submission, so edits to them do not
     count. Test cells are left out, and of the cells tagged ``skip-grading`` (data, training, figures,
-    widgets) only their plain settings run (``BATCH_SIZE = 128``), which answer code may use as well."""
+    widgets) only their plain settings (``BATCH_SIZE = 128``) and function definitions (``plot_history``) run,
+    which answer code may use as well."""
     template = json.loads(RELEASE_NOTEBOOK.read_text(encoding="utf-8"))  # the project's own file (nbformat 4)
     cells = []
     for cell in template["cells"]:
@@ -87,9 +88,9 @@ def build_program(answers: dict[str, str]) -> list[dict]:
             continue
         grade_id = meta["grade_id"]
         if SKIP_TAG in metadata.get("tags", []):
-            settings = plain_settings(_source(cell))
-            if settings:
-                cells.append({"id": grade_id, "code": settings})
+            definitions = given_definitions(_source(cell))
+            if definitions:
+                cells.append({"id": grade_id, "code": definitions})
             continue
         if meta.get("solution"):
             code = answers.get(grade_id, f"raise NotImplementedError('answer cell {grade_id} is missing')")
@@ -99,15 +100,19 @@ def build_program(answers: dict[str, str]) -> list[dict]:
     return cells
 
 
-def plain_settings(code: str) -> str:
-    """The statements of ``code`` that assign a plain value (a number, a string, a tuple of them) to names."""
+def given_definitions(code: str) -> str:
+    """The statements of ``code`` that assign a plain value (a number, a string, a tuple of them) to names,
+    and its function definitions without decorators (defining a function runs none of its body): what
+    answer code may use of a cell that is not run as a whole (``make_loader``, ``plot_history``)."""
     try:
         statements = ast.parse(code).body
     except SyntaxError:   # a cell with IPython syntax (``%time``): none of it is plain
         return ""
     kept = []
     for statement in statements:
-        if isinstance(statement, ast.Assign) and all(isinstance(target, ast.Name) for target in statement.targets):
+        if isinstance(statement, ast.FunctionDef) and not statement.decorator_list:
+            kept.append(ast.unparse(statement))
+        elif isinstance(statement, ast.Assign) and all(isinstance(target, ast.Name) for target in statement.targets):
             try:
                 ast.literal_eval(statement.value)
             except (ValueError, TypeError):

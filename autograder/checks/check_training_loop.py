@@ -11,7 +11,7 @@ import pytest
 from autograder.assignment import LOOP_CELLS
 from autograder.context import CheckFailure
 from autograder.loop_judge import LoopVerdicts, judge_loop
-from autograder.loop_trace import TraceError, read_trace
+from autograder.loop_trace import Trace, TraceError, read_trace
 from autograder.sandbox.harness.contract import LOOP_EPOCHS
 from autograder.sandbox.harness.problems import probe_problem
 
@@ -21,22 +21,44 @@ def _verdicts(graded, epochs: int) -> LoopVerdicts:
     key = ("loop", epochs)
     if key not in graded.memo:
         try:
-            what = f"train_model(..., epochs={epochs}) failed"
-            run = graded.section("loop", f"loop {epochs}", what, LOOP_CELLS).get(str(epochs))
-            if run is None:
-                raise CheckFailure(f"{what}: the sandbox reported no record of it")
-            try:
-                trace = read_trace(graded.loop_trace(epochs))
-            except TraceError as error:
-                raise CheckFailure(f"train_model(..., epochs={epochs}): {error}") from None
-            graded.memo[key] = judge_loop(probe_problem(graded.seed, epochs), trace, run.get("test_acc"),
-                                          graded.settings.tolerance)
+            graded.memo[key] = _raised_after_passes(graded, epochs) or _judged(graded, epochs)
         except CheckFailure as failure:
             graded.memo[key] = failure
     found = graded.memo[key]
     if isinstance(found, CheckFailure):
         raise found
     return found
+
+
+def _judged(graded, epochs: int) -> LoopVerdicts:
+    what = f"train_model(..., epochs={epochs}) failed"
+    run = graded.section("loop", f"loop {epochs}", what, LOOP_CELLS).get(str(epochs))
+    if run is None:
+        raise CheckFailure(f"{what}: the sandbox reported no record of it")
+    return judge_loop(probe_problem(graded.seed, epochs), _trace(graded, epochs), run.get("test_acc"),
+                      graded.settings.tolerance)
+
+
+def _raised_after_passes(graded, epochs: int) -> LoopVerdicts | None:
+    """The verdicts on a call that raised once its trace was sent (an error in a print or the evaluation
+    after correct training steps costs the checks those steps do not pass, not all six); None where the
+    call did not raise, or left no trace to judge."""
+    error = graded.phase_error(f"loop {epochs}")
+    if not error or "phases" in graded.report.problems or f"loop {epochs}" not in graded.report.get("phases", {}):
+        return None
+    try:
+        trace = _trace(graded, epochs)
+    except CheckFailure:
+        return None
+    verdicts = judge_loop(probe_problem(graded.seed, epochs), trace, None, graded.settings.tolerance)
+    return verdicts.after_error(error.strip().splitlines()[-1][:300] if error.strip() else "an error")
+
+
+def _trace(graded, epochs: int) -> Trace:
+    try:
+        return read_trace(graded.loop_trace(epochs))
+    except TraceError as error:
+        raise CheckFailure(f"train_model(..., epochs={epochs}): {error}") from None
 
 
 def _require(graded, question: str) -> None:

@@ -63,6 +63,15 @@ BUGS = {
         {"loss_opt": [("criterion = nn.CrossEntropyLoss()\nopt = torch.optim.SGD(model_fc.parameters(), lr=0.1)",
                        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\ncriterion = nn.CrossEntropyLoss()")]},
         {"opt is SGD with learning rate 0.1 over model_fc's parameters"}, 97),
+    # train_model raises in its evaluation after a correct first epoch (".item" without its call): the
+    # passes before the error are judged (weights, steps, reset); the epochs, the mode and the accuracies not.
+    "evaluation_raises_after_correct_training": (
+        {"train_model": [("correct += (model(x).argmax(dim=1) == y).sum().item()",
+                          "correct += (model(x).argmax(dim=1) == y).sum().item")]},
+        {EPOCHS, EVAL_MODE, RETURNED}, 90),
+    # The last line names a variable that does not exist: every pass was made, nothing was returned.
+    "return_of_a_misspelled_name": (
+        {"train_model": [("    return history", "    return histroy")]}, {EVAL_MODE, RETURNED}, 94),
     # A stray line in the class's cell, an import the grader lacks: the cell reports it, the class is kept.
     "import_of_an_unavailable_module_beside_the_class": (
         {"fc_class": [("class FC(nn.Module):", "import torchinfo\n\n\nclass FC(nn.Module):")]}, set(), 100),

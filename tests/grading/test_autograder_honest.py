@@ -65,6 +65,9 @@ VARIANTS = {
          "    import threading, time\n    threading.Thread(target=time.sleep, args=(600,)).start()\n    device = next(model.parameters()).device\n")]},
     "accuracy_rounded_for_display": {"train_model": [
         ("        test_acc = correct / len(dl_te.dataset)\n", "        test_acc = round(correct / len(dl_te.dataset), 4)\n")]},
+    "history_plotted_by_train_model": {"train_model": [("    return history", "    plot_history(history, \"progress\")\n    return history")]},
+    "accuracies_returned_as_a_tensor": {"train_model": [
+        ("    return history", "    return {**history, \"test_acc\": torch.tensor(history[\"test_acc\"])}")]},
     "criterion_as_function": {"loss_opt": [("criterion = nn.CrossEntropyLoss()", "def criterion(logits, labels):\n    return F.cross_entropy(logits, labels)")]},
     "optimizer_positional_lr": {"loss_opt": [("lr=0.1)", "0.1)")]},
     "evaluation_with_gradients_on": {"train_model": [

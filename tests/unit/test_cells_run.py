@@ -7,7 +7,7 @@ import pytest
 
 from autograder.sandbox.harness.notebook import fresh_namespace, run_cell
 from autograder.sandbox.harness.phases import describe
-from autograder.submission import build_program, plain_settings
+from autograder.submission import build_program, given_definitions
 
 
 def test_a_statement_that_raises_costs_itself_and_the_cell_still_reports_it():
@@ -38,15 +38,19 @@ def test_magics_still_run_statement_by_statement():
     assert namespace["value"] == 3
 
 
-def test_only_plain_settings_of_a_skipped_cell_run():
+def test_only_plain_settings_and_functions_of_a_skipped_cell_run():
     code = ("BATCH_SIZE = 128\nNUM_WORKERS = 2   # comment\nto_image = transforms.ToTensor()\n"
-            "SIZES = (4, 8)\nA = B = 'x'\nself_ref = BATCH_SIZE * 2\nx: int = 3\ndata[0] = 1\n")
-    assert plain_settings(code) == "BATCH_SIZE = 128\nNUM_WORKERS = 2\nSIZES = (4, 8)\nA = B = 'x'"
+            "SIZES = (4, 8)\nA = B = 'x'\nself_ref = BATCH_SIZE * 2\nx: int = 3\ndata[0] = 1\n"
+            "def helper(size=BATCH_SIZE):\n    return train_everything(size)\n"
+            "@interact(n=(0, 9))\ndef show(n):\n    pass\nclass Data:\n    loaded = load()\n")
+    assert given_definitions(code) == ("BATCH_SIZE = 128\nNUM_WORKERS = 2\nSIZES = (4, 8)\nA = B = 'x'\n"
+                                       "def helper(size=BATCH_SIZE):\n    return train_everything(size)")
 
 
-def test_the_program_gives_answer_code_the_settings_of_the_data_and_training_cells():
-    settings = {cell["id"]: cell["code"] for cell in build_program({}) if cell["id"] in ("data", "train_fc")}
-    assert settings == {"data": "BATCH_SIZE = 128\nNUM_WORKERS = 2", "train_fc": "EPOCHS = 5"}
+def test_the_program_gives_answer_code_the_settings_and_helpers_of_the_cells_it_skips():
+    given = {cell["id"]: cell["code"] for cell in build_program({})}
+    assert given["data"].startswith("BATCH_SIZE = 128\nNUM_WORKERS = 2\ndef make_loader(train, transform):")
+    assert given["train_fc"] == "EPOCHS = 5" and given["plot_history"].startswith("def plot_history(history, title):")
 
 
 @pytest.mark.parametrize("message", ["Torch not compiled with CUDA enabled", "Found no NVIDIA driver on your system"])

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from autograder.loop_judge import LoopVerdicts, judge_loop
 from autograder.loop_trace import TraceError, read_trace
 from autograder.sandbox.harness.contract import LOOP_EPOCHS, TRACE_TEST, TRACE_TRAIN
-from autograder.sandbox.harness.probes import Trace, TracedLoader, traced_call
+from autograder.sandbox.harness.probes import Trace, TracedLoader, returned_accuracies, traced_call
 from autograder.sandbox.harness.problems import flat_state, probe_optimizer, probe_problem
 
 torch.set_num_threads(1)    # the probe's tensors are tiny: threads only add contention
@@ -102,10 +102,13 @@ def make_loop(loss=lambda crit, out, y: crit(out, y), clear="after_step", step="
 
 
 def verdicts(train_model, seed=11, calls=LOOP_EPOCHS) -> list[LoopVerdicts]:
+    """As the grader judges each call: on the accuracies it returned, or where it raised, on its trace
+    alone (``check_training_loop``)."""
     found = []
     for epochs in calls:
-        history, trace = traced_call(train_model, seed, epochs)
-        found.append(judge_loop(probe_problem(seed, epochs), read_trace(trace), history.get("test_acc"), TOLERANCE))
+        history, trace, error = traced_call(train_model, seed, epochs)
+        judged = judge_loop(probe_problem(seed, epochs), read_trace(trace), returned_accuracies(history), TOLERANCE)
+        found.append(judged.after_error(f"{type(error).__name__}: {error}") if error else judged)
     return found
 
 
@@ -159,6 +162,50 @@ def test_a_learning_rate_schedule_costs_the_weights_only(habits):
     """A learning rate that changes between epochs (the assignment asks for none): the steps and the
     reset are read from the optimizer's momentum, which no learning rate changes."""
     assert failed(make_loop(**habits), seed=len(str(habits))) == {"weights"}
+
+
+def raising(where):
+    """A correct loop, but for a slip that raises: in the evaluation after the first epoch, in the last
+    line, or in the first batch, before any step."""
+    loop = make_loop()
+
+    def train_model(model, crit, opt, dl_tr, dl_te, epochs):
+        if where == "first batch":
+            for x, _ in dl_tr:
+                model(x).item()     # a tensor of many values has no item()
+        loop(model, crit, opt, dl_tr, dl_te, 1)   # a correct first epoch
+        if where == "evaluation":
+            correct = 0
+            correct += (model(dl_te.dataset.tensors[0]).argmax(1) == 0).sum().item   # the () forgotten
+        return histroy  # noqa: F821 - the slip a student makes in the last line
+    return train_model
+
+
+@pytest.mark.parametrize("where, lost", [("evaluation", {"epochs", "mode", "returned"}),
+                                         ("last line", {"epochs", "mode", "returned"}),
+                                         ("first batch", set(CHECKS))])
+def test_an_error_after_correct_steps_costs_only_what_they_do_not_show(where, lost):
+    """train_model raised: the passes it made before are judged on their own (the weights, the steps and the
+    reset of a correct first epoch still count); every lost check says what was raised."""
+    found = verdicts(raising(where))
+    assert {check for v in found for check in CHECKS if getattr(v, check) is not None} == lost
+    assert all("; it raised " in reason for v in found for check in CHECKS
+               if (reason := getattr(v, check)) is not None)
+
+
+def test_an_error_in_the_last_line_of_a_full_call_costs_the_returned_accuracies_only():
+    found = verdicts(raising("last line"), calls=(1,))[0]
+    assert {check for check in CHECKS if getattr(found, check) is not None} == {"mode", "returned"}
+
+
+@pytest.mark.parametrize("container", [lambda values: __import__("numpy").array(values), torch.tensor, tuple])
+def test_accuracies_returned_as_an_array_count(container):
+    loop = make_loop()
+
+    def train_model(model, crit, opt, dl_tr, dl_te, epochs):
+        history = loop(model, crit, opt, dl_tr, dl_te, epochs)
+        return {"test_acc": container(history["test_acc"])}
+    assert failed(train_model) == set()
 
 
 def test_a_loop_that_never_draws_a_training_batch_loses_the_training_checks():

@@ -9,6 +9,7 @@ grader recomputes what each should be.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -120,25 +121,40 @@ class TracedLoader(DataLoader):
         return self._trace.watch(self._loader, super().__iter__())
 
 
-def traced_call(train_model, seed: int, epochs: int) -> tuple[object, dict]:
+def traced_call(train_model, seed: int, epochs: int) -> tuple[object, dict, Exception | None]:
     """``train_model`` called on the probe problem for ``epochs`` with traced loaders: what it returned,
-    and the trace of its passes (with the final weights)."""
+    the trace of its passes (with the final weights) and the error it raised, if any: the passes it made
+    before a later line failed (a print, the evaluation) are judged all the same."""
     problem = probe_problem(seed, epochs)
     net = problem.network()
     opt = probe_optimizer(net)
     trace = Trace(net, opt)
     train = TracedLoader(TensorDataset(problem.train_x, problem.train_y), trace, TRACE_TRAIN)
     test = TracedLoader(TensorDataset(problem.test_x, problem.test_y), trace, TRACE_TEST)
-    history = train_model(net, nn.CrossEntropyLoss(), opt, train, test, epochs)
-    return history, trace.finish()
+    try:
+        history = train_model(net, nn.CrossEntropyLoss(), opt, train, test, epochs)
+    except Exception as error:  # noqa: BLE001 - raised again once the trace is sent (timeouts are no Exception)
+        return None, trace.finish(), error
+    return history, trace.finish(), None
 
 
 def loop_probe(namespace: dict, seed: int, epochs: int) -> dict:
     """``train_model`` on the probe problem for ``epochs``: the trace of its passes over the loaders (with
-    the final weights) is sent, the accuracies it returned go in the report."""
-    history, trace = traced_call(namespace["train_model"], seed, epochs)
+    the final weights) is sent, the accuracies it returned go in the report; an error it raised ends the
+    phase after the trace is sent."""
+    history, trace, error = traced_call(namespace["train_model"], seed, epochs)
     send_tensors(loop_trace_record(epochs), trace)
-    accuracies = history.get("test_acc") if isinstance(history, dict) else None
+    if error is not None:
+        raise error
+    return {"test_acc": returned_accuracies(history)}
+
+
+def returned_accuracies(history: object) -> list | None:
+    """The accuracies in ``history["test_acc"]``: a list or tuple of numbers, or a NumPy array or tensor of
+    them (what the notebook's own plots accept as well)."""
+    accuracies: Any = history.get("test_acc") if isinstance(history, dict) else None
+    if not isinstance(accuracies, (list, tuple)) and hasattr(accuracies, "reshape") and hasattr(accuracies, "tolist"):
+        accuracies = accuracies.reshape(-1)[:MAX_ACCURACIES].tolist()
     if isinstance(accuracies, (list, tuple)):
-        return {"test_acc": [_plain(float(a)) for a in list(accuracies)[:MAX_ACCURACIES]]}
-    return {"test_acc": None}
+        return [_plain(float(a)) for a in list(accuracies)[:MAX_ACCURACIES]]
+    return None
