@@ -23,7 +23,7 @@ from .sandbox.harness.contract import EXPORT_BATCH, OPTIMIZER_STEP, loop_trace_r
 from .sandbox.harness.problems import second_batch
 from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
-from .submission import Answers
+from .submission import Answers, part_name
 from .training import TRAINING_THREADS, over_budget, train_and_test
 
 
@@ -71,10 +71,12 @@ class GradingContext:
     def failed_cell(self, cells: tuple[str, ...]) -> str | None:
         """The first of ``cells`` (grade ids) that raised, with its error: a likely cause when a later step
         could not use what those cells define."""
+        phases = self.report.get("phases", {})
         for cell in cells:
-            error = self.report.get("phases", {}).get(f"cell {cell}", {}).get("error")
-            if error:
-                return f"the answer cell {cell} failed: {error.strip().splitlines()[-1]}"
+            for index in range(len(self.answer_sources.get(cell, ())) or 1):
+                error = phases.get(f"cell {part_name(cell, index)}", {}).get("error")
+                if error:
+                    return f"the answer cell {part_name(cell, index)} failed: {error.strip().splitlines()[-1]}"
         return None
 
     def require_phase(self, name: str, what: str, cells: tuple[str, ...] = ()) -> None:
@@ -192,8 +194,9 @@ class GradingContext:
     def second_batch(self) -> int:
         return second_batch(self.seed)
 
-    def answer_source(self, grade_id: str) -> str:
-        """The source of an answer cell, read by the grader itself from the submitted file."""
+    def answer_parts(self, grade_id: str) -> list[str]:
+        """The source of an answer cell (one part per cell that carries its id), read by the grader itself
+        from the submitted file."""
         if self.unreadable:
             raise CheckFailure(self.unreadable)
         if grade_id not in self.answer_sources:

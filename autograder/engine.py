@@ -14,11 +14,11 @@ from .failures import GraderError
 from .results import Verdict
 from .sandbox.exposure import sensitive_paths
 from .sandbox.isolation import Mode, choose_mode
-from .sandbox.process import SandboxProcess, SandboxRun, WarmSandboxLost
+from .sandbox.process import Ending, SandboxFailure, SandboxProcess, SandboxRun, WarmSandboxLost
 from .sandbox.warm import Zygote
 from .settings import Settings
 from .shortage import confirmed, describe, machine_short
-from .submission import Answers, SubmissionError, probe_seed, read_answers, sandbox_job
+from .submission import Answers, SubmissionError, answer_ids, probe_seed, read_answers, sandbox_job
 from .version import file_sha256, grader_version
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
                 sandbox.discard()
             raise
         if run is not None:
+            _unless_too_small(run, job)
             run = _unless_machine_short(run, settings.limits.processes,
                                         lambda: finish(SandboxProcess(job, settings.limits, mode, private, zygote)))
         verdict = score(path, run, unreadable, answers, settings, mnist, started, seed, memo, bounds, head)
@@ -96,6 +97,19 @@ def grade(path: Path, settings: Settings | None = None, mnist=None, overlap: boo
     verdict.provenance = {"notebook_sha256": sha256, "grader_version": grader_version(),
                           "isolation": confinement}
     return verdict
+
+
+def _unless_too_small(run: SandboxRun, job: dict) -> None:
+    """Raise where the sandbox ran out of memory (its own limit, or a container's around the grader) before
+    its first report, in the assignment's own first cell: none of the submission's code had run, so the
+    machine is too small for this grading, which is no fault of the submission."""
+    if run.ended == Ending.MEMORY and not (run.folder / "report.json").exists() \
+            and job["cells"][0]["id"] not in answer_ids():
+        shutil.rmtree(run.folder, ignore_errors=True)
+        raise SandboxFailure(
+            "the sandbox ran out of memory in the assignment's own first cell, before any of the submission's code "
+            "ran: the machine is too small for this grading; give it more memory (or, in a grading image, "
+            "PyTorch's CPU-only wheels)")
 
 
 def _unless_machine_short(run: SandboxRun, allowance: int, again: Callable[[], SandboxRun]) -> SandboxRun:

@@ -29,7 +29,7 @@ from .sandbox.process import Ending, SandboxRun
 from .settings import Settings
 from .shortage import unconfirmed_note
 from .stages import stage_seconds
-from .submission import Answers
+from .submission import Answers, answer_ids
 from .training import TRAINING_THREADS
 
 CHECKS_DIR = CHECKS
@@ -176,7 +176,7 @@ def _notes(context: GradingContext) -> list[str]:
     if shortage := unconfirmed_note(run, context.settings.limits.processes):
         notes.append(shortage)
     notes += sorted(set(context.report.problems.values()))
-    for grade_id, count in context.answer_sources.repeated.items():
+    for grade_id, count in context.answer_sources.repeated(answer_ids()).items():
         notes.append(f"{count} cells of the notebook carry the id of the answer cell {excerpt(grade_id, 60)} (a cell "
                      "split in two, or copied): they ran one after the other, in the notebook's order")
     for name, phase in context.report.get("phases", {}).items():

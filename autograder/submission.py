@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from .assignment import MODELS, OTHER_CNN_FILTERS, STUDENT_MODULES
@@ -26,29 +27,36 @@ def _source(cell: dict) -> str:
     return source if isinstance(source, str) else ""
 
 
-def _bounded(source: str) -> str:
-    """The cell's code, or where it is beyond ``MAX_ANSWER_CHARS``, a line that fails with the reason: the
-    checks that need this cell are lost, the others not, and the grader never copies the excess."""
-    if len(source) <= MAX_ANSWER_CHARS:
-        return source
-    return (f"raise RuntimeError('this answer cell holds {len(source):,} characters of code; the grader runs "
-            f"at most {MAX_ANSWER_CHARS:,} per cell')")
+def _bounded(parts: list[str]) -> list[str]:
+    """The cell's parts, or where together they are beyond ``MAX_ANSWER_CHARS``, a line that fails with
+    the reason: the checks that need this cell are lost, the others not, and the grader never copies the
+    excess."""
+    size = sum(map(len, parts))
+    if size <= MAX_ANSWER_CHARS:
+        return parts
+    return [f"raise RuntimeError('this answer cell holds {size:,} characters of code; the grader runs "
+            f"at most {MAX_ANSWER_CHARS:,} per cell')"]
 
 
-class Answers(dict[str, str]):
-    """The answer cells' source by grade id, and how many cells carried each id that more than one did:
-    a cell split in two (JupyterLab copies the metadata into both parts) or copied keeps nbgrader's id."""
+class Answers(dict[str, list[str]]):
+    """The answer cells' source by grade id: one part per cell that carries the id, in the notebook's
+    order (a cell split in two in JupyterLab, or copied, keeps nbgrader's id in every part)."""
 
-    def __init__(self, sources: dict[str, str] | None = None, repeated: dict[str, int] | None = None) -> None:
-        super().__init__(sources or {})
-        self.repeated = repeated or {}
+    def text(self, grade_id: str) -> str:
+        """All parts of the answer cell, as one text (what similarity and reports read)."""
+        return "\n".join(self[grade_id])
+
+    def repeated(self, grade_ids: Iterable[str]) -> dict[str, int]:
+        """How many cells carry each of ``grade_ids`` that more than one does."""
+        return {grade_id: len(self[grade_id]) for grade_id in grade_ids if len(self.get(grade_id, ())) > 1}
 
 
 def read_answers(path: Path) -> Answers:
     """The student's answer cells, by nbgrader grade id. Only the JSON structure and the answer cells'
     source are read: outputs, attachments and everything else in the file play no part. Cells that share
-    an id are joined in the notebook's order, as "Run All" would run them (a helper split off into a cell
-    of its own stays defined; of two copies the later one's definitions win)."""
+    an id are kept as parts, in the notebook's order, and run one after the other as "Run All" runs them
+    (a helper split off into a cell of its own stays defined; of two copies the later one's definitions
+    win; a part that does not parse costs only itself)."""
     if not path.is_file():
         raise SubmissionError(f"{path} is not a file")
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
@@ -60,20 +68,26 @@ def read_answers(path: Path) -> Answers:
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise SubmissionError("the file is not a Jupyter notebook in the current format (no list of cells)")
-    parts: dict[str, list[str]] = {}
+    answers = Answers()
     for cell in cells:
         metadata = cell.get("metadata") if isinstance(cell, dict) else None
         meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
         if (isinstance(meta, dict) and cell.get("cell_type") == "code" and meta.get("solution")
                 and isinstance(meta.get("grade_id"), str)):
-            parts.setdefault(meta["grade_id"], []).append(_source(cell))
-    if not parts:
+            answers.setdefault(meta["grade_id"], []).append(_source(cell))
+    if not answers:
         raise SubmissionError("the notebook has none of the assignment's answer cells (wrong notebook?)")
-    return Answers({grade_id: _bounded("\n".join(sources)) for grade_id, sources in parts.items()},
-                   {grade_id: len(sources) for grade_id, sources in parts.items() if len(sources) > 1})
+    for grade_id, parts in answers.items():
+        answers[grade_id] = _bounded(parts)
+    return answers
 
 
-def build_program(answers: dict[str, str]) -> list[dict]:
+def part_name(grade_id: str, index: int) -> str:
+    """The name the sandbox reports part ``index`` (from 0) of an answer cell under."""
+    return grade_id if index == 0 else f"{grade_id} (part {index + 1})"
+
+
+def build_program(answers: Answers) -> list[dict]:
     """The cells to run, in the assignment's order: the student's answer cells and the assignment's
     own (locked) code cells, taken from the release, not from the submission, so edits to them do not
     count. Test cells are left out, and of the cells tagged ``skip-grading`` (data, training, figures,
@@ -93,11 +107,18 @@ def build_program(answers: dict[str, str]) -> list[dict]:
                 cells.append({"id": grade_id, "code": definitions})
             continue
         if meta.get("solution"):
-            code = answers.get(grade_id, f"raise NotImplementedError('answer cell {grade_id} is missing')")
+            parts = answers.get(grade_id, [f"raise NotImplementedError('answer cell {grade_id} is missing')"])
+            cells += [{"id": part_name(grade_id, index), "code": part} for index, part in enumerate(parts)]
         else:
-            code = _source(cell)
-        cells.append({"id": grade_id, "code": code})
+            cells.append({"id": grade_id, "code": _source(cell)})
     return cells
+
+
+def answer_ids() -> list[str]:
+    """The grade ids of the release's answer cells, in order."""
+    template = json.loads(RELEASE_NOTEBOOK.read_text(encoding="utf-8"))
+    return [cell["metadata"]["nbgrader"]["grade_id"] for cell in template["cells"]
+            if cell["cell_type"] == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution")]
 
 
 def given_definitions(code: str) -> str:
@@ -129,7 +150,7 @@ def probe_seed(grader_seed: int, notebook_sha256: str) -> int:
     return int.from_bytes(digest[:6], "big")
 
 
-def sandbox_job(answers: dict[str, str], seed: int) -> dict:
+def sandbox_job(answers: Answers, seed: int) -> dict:
     """Everything the harness needs to know: the cells, the seed and which names to record."""
     return {
         "cells": build_program(answers),

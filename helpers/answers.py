@@ -86,18 +86,24 @@ def _assignments(statement: ast.stmt) -> list[tuple[str, ast.expr]]:
     return []
 
 
-def literal_answer(source: str, variable: str) -> float:
+def literal_answer(source: str | Sequence[str], variable: str) -> float:
     """The value the cell assigns to ``variable``, if it is a literal arithmetic expression; raises
-    ``NotArithmetic`` with the reason otherwise."""
-    if len(source) > LONGEST_SOURCE:
+    ``NotArithmetic`` with the reason otherwise. ``source`` may be the parts of a cell split in two (or
+    copied), in the notebook's order: names carry from one part to the next, and a part that is not valid
+    Python is passed over, as "Run All" goes on past a cell that fails."""
+    parts = [source] if isinstance(source, str) else list(source)
+    if sum(map(len, parts)) > LONGEST_SOURCE:
         raise NotArithmetic("the answer cell is too long to be a parameter count")
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise NotArithmetic("the answer cell is not valid Python") from None
+    statements = []
+    for part in parts:
+        try:
+            statements += ast.parse(part).body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            if len(parts) == 1:
+                raise NotArithmetic("the answer cell is not valid Python") from None
     names: dict[str, float] = {}
     failures: dict[str, str] = {}
-    for statement in tree.body:
+    for statement in statements:
         results: dict[str, float | NotArithmetic] = {}
         for target, value in _assignments(statement):  # every right-hand side is read before any name is bound
             try:

@@ -40,6 +40,9 @@ def _intended_matches(graded, spec, key, batch):
     graph = graded.graph(spec, key, batch=batch)
     problem = graph.structure_problem(spec.name, spec.convolutions, spec.linears)
     assert not problem, problem
+    assert not graph.dropout_left_on, (
+        f"{spec.name} keeps a dropout on when it is evaluated (F.dropout(x, p) without training=self.training), "
+        "so its outputs are random: the assignment asks for none")
     try:
         student = graph.module()
     except ArtifactError as error:

@@ -63,7 +63,7 @@ def test_other_filters(graded):
 def test_answer(graded, model):
     spec = MODELS[model]
     try:
-        answer = literal_answer(graded.answer_source(spec.answer_cell), spec.answer)
+        answer = literal_answer(graded.answer_parts(spec.answer_cell), spec.answer)
     except NotArithmetic as reason:
         raise AssertionError(f"{spec.answer} earns no points: {reason}") from None
     assert answer == spec.parameters, f"{spec.answer} = {answer:g} is not the parameter count of {spec.name}"

@@ -33,12 +33,21 @@ def test_criterion(graded):
 
 def _fc_shapes(graded):
     """model_fc's parameter shapes in order, from the graph the grader runs (the optimizer is judged on
-    the parameters of a real model_fc, never on shapes the sandbox names)."""
+    the parameters of a real model_fc, never on shapes the sandbox names). A parameter the graph lists
+    under two names (a layer kept in a ``ModuleList`` as well, ``self.fc1 = self.net[0]``) counts once,
+    where first listed, as ``model.parameters()`` gives it to the optimizer."""
     try:
         graph = graded.graph(FC)
     except CheckFailure as failure:
         raise CheckFailure(f"opt.step() cannot be judged without model_fc: {failure}") from None
-    return [tuple(graph.program.state_dict[name].shape) for name in graph.program.graph_signature.parameters]
+    shapes, seen = [], set()
+    for name in graph.program.graph_signature.parameters:
+        tensor = graph.program.state_dict[name]
+        where = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride())
+        if where not in seen:
+            seen.add(where)
+            shapes.append(tuple(tensor.shape))
+    return shapes
 
 
 @pytest.mark.check("opt is SGD with learning rate 0.1 over model_fc's parameters", points=3,

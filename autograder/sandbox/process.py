@@ -387,14 +387,8 @@ class SandboxProcess:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SandboxFailure(why)
         report = self.folder / "report.json"
-        enclosing = self._killed_by_enclosing_limit(returncode)
-        if enclosing and not report.exists():
-            shutil.rmtree(self.folder, ignore_errors=True)
-            raise SandboxFailure(
-                "the memory limit around the grader (a container's, as a rule) stopped the sandbox in the "
-                "assignment's own first cell, before any of the submission's code ran: the machine is too small "
-                "for this grading; give it more memory (or, in a grading image, PyTorch's CPU-only wheels)")
-        ended = Ending.MEMORY if ran_out_of_memory(self.cgroup) or enclosing else self.ended
+        ended = Ending.MEMORY if ran_out_of_memory(self.cgroup) or self._killed_by_enclosing_limit(returncode) \
+            else self.ended
         if ended == Ending.FINISHED and returncode != 0:
             ended = Ending.CRASHED
         elif ended == Ending.FINISHED and not _says_complete(report):
@@ -419,8 +413,7 @@ class SandboxProcess:
     def _killed_by_enclosing_limit(self, returncode: int) -> bool:
         """Killed by SIGKILL while the kernel killed for the memory limit of the cgroup around the grader
         (a container's): the limit reached it before the watchdog's next reading. Read by the grader, so
-        nothing the sandbox says plays a part. Before the first report (the assignment's own first cell,
-        no student code yet) the machine is too small, which is no fault of the submission."""
+        nothing the sandbox says plays a part."""
         killed = returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
         after = memory_kills()
         if not (killed and self.ended == Ending.FINISHED and after is not None and self.kills_before is not None

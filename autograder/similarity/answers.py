@@ -39,5 +39,5 @@ def class_answers(course: Path, assignment: str, order: list[str]) -> tuple[dict
         except (SubmissionError, OSError) as error:
             skipped.append(Skipped(student, _valid_text(str(error) or type(error).__name__)))
             continue
-        answers[student] = {grade_id: _valid_text(cells[grade_id]) for grade_id in order if grade_id in cells}
+        answers[student] = {grade_id: _valid_text(cells.text(grade_id)) for grade_id in order if grade_id in cells}
     return answers, skipped

@@ -27,7 +27,8 @@ def similarity(course: Path, assignment: str, out: Path | None, top: int, review
         return _fail(f"{course} has no submitted/ folder (nbgrader's layout: submitted/<student>/{assignment}/)")
     release_path = release_notebook(course, assignment)
     try:
-        release = [lex(grade_id, source) for grade_id, source in read_answers(release_path).items()]
+        given = read_answers(release_path)
+        release = [lex(grade_id, given.text(grade_id)) for grade_id in given]
     except (SubmissionError, OSError) as error:
         return _fail(f"cannot read the release notebook {release_path}: {error}")
     answers, skipped = class_answers(course, assignment, [cell.grade_id for cell in release])

@@ -69,6 +69,10 @@ BUGS = {
         {"train_model": [("correct += (model(x).argmax(dim=1) == y).sum().item()",
                           "correct += (model(x).argmax(dim=1) == y).sum().item")]},
         {EPOCHS, EVAL_MODE, RETURNED}, 90),
+    # A dropout left on in eval mode (F.dropout without training=self.training): the function only.
+    "fc_dropout_left_on": (
+        {"fc_class": [("x = F.relu(self.fc2(x))", "x = F.relu(self.fc2(F.dropout(x, 0.2)))")]},
+        {"FC: computes the intended function"}, 94),
     # The last line names a variable that does not exist: every pass was made, nothing was returned.
     "return_of_a_misspelled_name": (
         {"train_model": [("    return history", "    return histroy")]}, {EVAL_MODE, RETURNED}, 94),

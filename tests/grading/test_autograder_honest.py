@@ -32,6 +32,12 @@ VARIANTS = {
          "                                    nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))\n"),
         ("        self.fc2 = nn.Linear(512, 256)\n        self.fc3 = nn.Linear(256, 128)\n        self.fc4 = nn.Linear(128, 10)\n", ""),
         (FC_FORWARD, "        return self.layers(x)\n")]},
+    "fc_layers_also_in_a_module_list": {"fc_class": [
+        ("        self.fc4 = nn.Linear(128, 10)\n", "        self.fc4 = nn.Linear(128, 10)\n"
+         "        self.hidden = nn.ModuleList([self.fc1, self.fc2, self.fc3])   # the same layers, for loops\n")]},
+    "lazy_linear_layers": {
+        "fc_class": [("self.fc1 = nn.Linear(784, 512)", "self.fc1 = nn.LazyLinear(512)")],
+        "cnn_class": [("self.fc1 = nn.Linear(filters[2] * 3 * 3, 128)", "self.fc1 = nn.LazyLinear(128)")]},
     "lenet_functional_pool_and_view": {"lenet_class": [
         ("x = self.pool(F.relu(self.conv1(x)))", "x = F.max_pool2d(torch.relu(self.conv1(x)), kernel_size=2, stride=2)"),
         ("x = torch.flatten(x, start_dim=1)", "x = x.view(x.size(0), -1)")]},
@@ -113,7 +119,8 @@ def test_honest_variant_earns_every_point(tmp_path, mnist, variant):
 
 def test_an_answer_cell_split_in_two_earns_every_point(tmp_path, mnist):
     """JupyterLab's split (and copy and paste) gives both parts the cell's nbgrader id: a helper split off
-    into a cell of its own above ``train_model`` stays defined, and the verdict says what it ran."""
+    into a cell of its own above ``train_model`` stays defined, an abandoned draft that does not parse
+    costs nothing, and the verdict says what it ran."""
     path = edited(SOLUTION, tmp_path, "split", {"train_model": [
         ("correct += (model(x).argmax(dim=1) == y).sum().item()", "correct += count_correct(model, x, y)")]})
     notebook = nbformat.read(path, as_version=4)
@@ -122,11 +129,13 @@ def test_an_answer_cell_split_in_two_earns_every_point(tmp_path, mnist):
     helper = copy.deepcopy(notebook.cells[index])
     helper.source = "def count_correct(model, x, y):\n    return (model(x).argmax(dim=1) == y).sum().item()\n"
     helper["id"] = "split-off-helper"
-    notebook.cells.insert(index, helper)
+    draft = copy.deepcopy(helper)
+    draft.source, draft["id"] = "def train_model(model, crit, opt, dl_tr, dl_te, epochs):\n    loss = crit(model(x)\n", "draft"
+    notebook.cells[index:index] = [draft, helper]
     nbformat.write(notebook, path)
     verdict = grade(path, mnist=mnist)
     assert verdict.score == 100, [(c.name, c.reason) for c in verdict.checks if not c.passed] + verdict.notes
-    assert any("2 cells of the notebook carry the id of the answer cell train_model" in note for note in verdict.notes)
+    assert any("3 cells of the notebook carry the id of the answer cell train_model" in note for note in verdict.notes)
 
 
 def test_saved_outputs_play_no_part(tmp_path, mnist):

@@ -65,19 +65,19 @@ def test_an_oversized_answer_cell_fails_alone(tmp_path):
     path = tmp_path / "big.ipynb"
     path.write_text(json.dumps(notebook))
     answers = read_answers(path)
-    assert answers["fc_params"].startswith("raise RuntimeError('this answer cell holds 1,048,")
+    assert answers["fc_params"][0].startswith("raise RuntimeError('this answer cell holds 1,048,")
     assert {k: v for k, v in answers.items() if k != "fc_params"} == \
         {k: v for k, v in honest.items() if k != "fc_params"}
 
 
-def test_cells_that_share_an_answer_id_are_joined_in_order(tmp_path):
+def test_cells_that_share_an_answer_id_are_kept_as_parts_in_order(tmp_path):
     """A cell split in two (JupyterLab copies nbgrader's metadata into both parts) or copied: every part
     runs, in the notebook's order, as "Run All" runs them, and the verdict can say so."""
     import copy
     import json
 
     from autograder.paths import SOURCE_NOTEBOOK
-    from autograder.submission import read_answers
+    from autograder.submission import build_program, read_answers
 
     notebook = json.loads(SOURCE_NOTEBOOK.read_text())
     index = next(i for i, cell in enumerate(notebook["cells"])
@@ -88,5 +88,18 @@ def test_cells_that_share_an_answer_id_are_joined_in_order(tmp_path):
     path = tmp_path / "split.ipynb"
     path.write_text(json.dumps(notebook))
     answers, honest = read_answers(path), read_answers(SOURCE_NOTEBOOK)
-    assert answers["train_model"] == "".join(helper["source"]) + "\n" + honest["train_model"]
-    assert answers.repeated == {"train_model": 2} and honest.repeated == {}
+    assert answers["train_model"] == ["".join(helper["source"]), *honest["train_model"]]
+    assert answers.text("train_model") == "".join(helper["source"]) + "\n" + honest.text("train_model")
+    assert answers.repeated(["train_model", "fc_class"]) == {"train_model": 2} and honest.repeated(honest) == {}
+    program = [cell["id"] for cell in build_program(answers)]
+    assert program[program.index("train_model"):][:2] == ["train_model", "train_model (part 2)"]
+
+
+@pytest.mark.parametrize("parts, value", [
+    (["model_fc.parameters?", "fc_num_params = 3 * 4"], 12),     # IPython syntax in a part of its own
+    (["width = 2", "fc_num_params = width * 3"], 6),              # names carry from part to part
+    (["fc_num_params = (784 * ", "fc_num_params = 5"], 5),        # a draft that does not parse
+    (["fc_num_params = 5", "fc_num_params = 7"], 7),              # the later copy wins, as when run in order
+])
+def test_an_answer_in_parts_is_read_as_run_all_runs_them(parts, value):
+    assert literal_answer(parts, "fc_num_params") == value

@@ -59,6 +59,13 @@ def test_an_error_about_a_gpu_says_that_grading_has_none(message):
     assert "grading runs without a GPU" in describe(RuntimeError, error, 30, [])
 
 
+def test_a_timed_statement_inside_a_function_sees_its_local_names():
+    namespace = fresh_namespace()
+    run_cell("steps = []\ndef train(opt):\n    %time opt.append('stepped')\n    n = %time len(opt)\n    return n\n"
+             "count = train(steps)\n", "train_model", namespace)
+    assert namespace["steps"] == ["stepped"] and namespace["count"] == 1
+
+
 def test_a_timed_statement_still_runs_once():
     namespace = fresh_namespace()
     code = ("runs = []\n%time model = runs.append('time') or 'trained'\n%timeit -n 3 -r 1 runs.append('timeit')\n"

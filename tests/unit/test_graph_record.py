@@ -104,11 +104,16 @@ FORMS = {"functional": (Functional, IMAGE), "words": (Strings, IMAGE), "constant
          "normalised": (Normalised, IMAGE), "flat": (Flat, (784,)), "assorted": (Assorted, (784,))}
 
 
-def _load(folder, model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
+def _graph(folder, model: nn.Module, shape: tuple[int, ...]):
+    """``model`` exported as the harness does and loaded as the grader does."""
     artifact = serialize(torch.export.export(model, (torch.rand(100, *shape),)))
     for part in GRAPH_PARTS:
         (folder / graph_record("fc", part)).write_bytes(getattr(artifact, part))
-    return load_exported(folder, "fc", UNLIMITED, shape, 100).module()
+    return load_exported(folder, "fc", UNLIMITED, shape, 100)
+
+
+def _load(folder, model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
+    return _graph(folder, model, shape).module()
 
 
 @pytest.mark.parametrize("form", list(FORMS))
@@ -124,6 +129,28 @@ def test_an_honest_model_loads_and_computes_what_it_computes(tmp_path, form):
     loaded = _load(tmp_path, model, shape)
     x = torch.rand(100, *shape)
     assert torch.equal(loaded(x), model(x))
+
+
+class DropoutLeftOn(nn.Module):
+    """``F.dropout`` without ``training=self.training``: on even when the model is evaluated."""
+
+    def __init__(self, p: float = 0.2) -> None:
+        super().__init__()
+        self.fc, self.p = nn.Linear(784, 10), p
+
+    def forward(self, x):
+        return self.fc(F.dropout(x, self.p))
+
+
+def test_a_dropout_left_on_is_switched_off_and_named(tmp_path):
+    """The graph loads with the dropout off (no random numbers: the same output twice, the model's own
+    without dropout), and says it had one on, for the function check."""
+    model = DropoutLeftOn().eval()
+    graph = _graph(tmp_path, model, (784,))
+    x = torch.rand(100, 784)
+    assert graph.dropout_left_on and torch.equal(graph.module()(x), model.fc(x))
+    assert not _graph(tmp_path, Normalised().eval(), IMAGE).dropout_left_on
+    assert not _graph(tmp_path, DropoutLeftOn(0.0).eval(), (784,)).dropout_left_on   # p = 0 changes nothing
 
 
 class Pair(nn.Module):

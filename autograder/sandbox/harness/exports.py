@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch._export.serde.serialize import serialize
+from torch.nn.parameter import is_lazy
 
 from .contract import GRAPH_PARTS, graph_record
 from .wire import send
@@ -24,6 +25,9 @@ def export_model(model: object, input_shape: list[int], batch: int, key: str, wh
     if not isinstance(model, nn.Module):
         raise TypeError(f"{what} is not an nn.Module (found {type(model).__name__})")
     model = model.cpu().eval()
+    if any(is_lazy(tensor) for tensor in (*model.parameters(), *model.buffers())):
+        with torch.no_grad():   # lazy layers (nn.LazyLinear) take their sizes from a first input, as in the notebook
+            model(_RAND(batch, *input_shape))
     artifact = _SERIALIZE(_EXPORT(model, (_RAND(batch, *input_shape),)))
     for part in GRAPH_PARTS:
         send(graph_record(key, part), getattr(artifact, part))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from typing import Any
 
 TIMING = ("time", "timeit")
@@ -24,15 +25,17 @@ class IPythonShim:
         self.namespace = namespace
 
     def run_line_magic(self, name: str, line: str, *args: Any, **kwargs: Any) -> Any:
-        """The measured statement runs; an expression gives its value, as ``x = %time f()`` does."""
+        """The measured statement runs where the magic stands (inside a function, with its local names, as
+        IPython runs it); an expression gives its value, as ``x = %time f()`` does."""
         if name not in TIMING:
             return None
+        caller = sys._getframe(1)
         try:
             expression = compile(_measured(name, line), "<line magic>", "eval")
         except SyntaxError:
-            exec(compile(_measured(name, line), "<line magic>", "exec"), self.namespace)
+            exec(compile(_measured(name, line), "<line magic>", "exec"), caller.f_globals, caller.f_locals)
             return None
-        return eval(expression, self.namespace)
+        return eval(expression, caller.f_globals, caller.f_locals)
 
     def run_cell_magic(self, name: str, line: str, cell: str, *args: Any, **kwargs: Any) -> None:
         if name in (*TIMING, "capture"):
