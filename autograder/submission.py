@@ -13,6 +13,10 @@ from .paths import RELEASE_NOTEBOOK
 
 SKIP_TAG = "skip-grading"
 MAX_NOTEBOOK_BYTES = 500 * 1024**2   # no real notebook is this large; outputs play no part in grading
+# Python's JSON parser makes an object of every value, some 60 bytes or more each: 500 MB of tiny values
+# ("ab","ab",...) would take some 7 GB of the grader's memory. Commas bound the values (and more: those in
+# strings count too); a real notebook, long logs and plots included, holds far fewer.
+MAX_JSON_COMMAS = 10_000_000
 MAX_ANSWER_CHARS = 1024**2           # code in one answer cell: an honest one holds a few thousand characters
 
 
@@ -61,8 +65,12 @@ def read_answers(path: Path) -> Answers:
         raise SubmissionError(f"{path} is not a file")
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise SubmissionError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB")
+    data = path.read_bytes()
+    if data.count(b",") > MAX_JSON_COMMAS:
+        raise SubmissionError(f"the notebook holds more than {MAX_JSON_COMMAS:,} JSON values, far more than its code "
+                              "needs: clear its outputs (Edit > Clear Outputs of All Cells), save and submit again")
     try:
-        notebook = json.loads(path.read_bytes().decode("utf-8"))
+        notebook = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise SubmissionError("the file is not a Jupyter notebook (not valid notebook JSON)") from None
     cells = notebook.get("cells") if isinstance(notebook, dict) else None

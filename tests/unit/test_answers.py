@@ -103,3 +103,16 @@ def test_cells_that_share_an_answer_id_are_kept_as_parts_in_order(tmp_path):
 ])
 def test_an_answer_in_parts_is_read_as_run_all_runs_them(parts, value):
     assert literal_answer(parts, "fc_num_params") == value
+
+
+def test_a_notebook_of_countless_tiny_values_is_refused_before_parsing(tmp_path):
+    """Millions of tiny JSON values would cost the parser many times the file's size in memory: refused
+    with what to do, before any is parsed."""
+    from autograder.submission import MAX_JSON_COMMAS, SubmissionError, read_answers
+
+    path = tmp_path / "values.ipynb"
+    path.write_text('{"cells": [], "metadata": {"x": [' + ",".join(["1"] * (MAX_JSON_COMMAS + 2)) + "]}}")
+    started = time.process_time()
+    with pytest.raises(SubmissionError, match="clear its outputs"):
+        read_answers(path)
+    assert time.process_time() - started < 5
