@@ -18,6 +18,7 @@ MAX_NOTEBOOK_BYTES = 500 * 1024**2   # no real notebook is this large; outputs p
 # strings count too); a real notebook, long logs and plots included, holds far fewer.
 MAX_JSON_COMMAS = 10_000_000
 MAX_ANSWER_CHARS = 1024**2           # code in one answer cell: an honest one holds a few thousand characters
+MAX_ANSWER_PARTS = 16                # cells that carry one answer cell's id (split or copied): an honest one, a few
 
 
 class SubmissionError(Exception):
@@ -32,14 +33,17 @@ def _source(cell: dict) -> str:
 
 
 def _bounded(parts: list[str]) -> list[str]:
-    """The cell's parts, or where together they are beyond ``MAX_ANSWER_CHARS``, a line that fails with
-    the reason: the checks that need this cell are lost, the others not, and the grader never copies the
-    excess."""
+    """The cell's parts, or where together they are beyond ``MAX_ANSWER_CHARS`` or more than
+    ``MAX_ANSWER_PARTS``, a line that fails with the reason: the checks that need this cell are lost, the
+    others not, and the grader never copies the excess (each part is a step of the sandbox's run)."""
     size = sum(map(len, parts))
-    if size <= MAX_ANSWER_CHARS:
-        return parts
-    return [f"raise RuntimeError('this answer cell holds {size:,} characters of code; the grader runs "
-            f"at most {MAX_ANSWER_CHARS:,} per cell')"]
+    if size > MAX_ANSWER_CHARS:
+        return [f"raise RuntimeError('this answer cell holds {size:,} characters of code; the grader runs "
+                f"at most {MAX_ANSWER_CHARS:,} per cell')"]
+    if len(parts) > MAX_ANSWER_PARTS:
+        return [f"raise RuntimeError('{len(parts):,} cells carry the id of this answer cell; the grader runs at "
+                f"most {MAX_ANSWER_PARTS} of them')"]
+    return parts
 
 
 class Answers(dict[str, list[str]]):

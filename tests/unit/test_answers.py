@@ -116,3 +116,25 @@ def test_a_notebook_of_countless_tiny_values_is_refused_before_parsing(tmp_path)
     with pytest.raises(SubmissionError, match="clear its outputs"):
         read_answers(path)
     assert time.process_time() - started < 5
+
+
+def test_an_answer_cell_copied_countless_times_fails_alone(tmp_path):
+    """Each part is a step of the sandbox's run: beyond a few dozen copies the cell fails with the reason,
+    costing only the checks that need it."""
+    import copy
+    import json
+
+    from autograder.paths import SOURCE_NOTEBOOK
+    from autograder.submission import MAX_ANSWER_PARTS, read_answers
+
+    notebook = json.loads(SOURCE_NOTEBOOK.read_text())
+    index = next(i for i, cell in enumerate(notebook["cells"])
+                 if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "fc_params")
+    notebook["cells"][index:index] = [copy.deepcopy(notebook["cells"][index]) for _ in range(MAX_ANSWER_PARTS)]
+    path = tmp_path / "copies.ipynb"
+    path.write_text(json.dumps(notebook))
+    answers, honest = read_answers(path), read_answers(SOURCE_NOTEBOOK)
+    assert answers["fc_params"] == [f"raise RuntimeError('{MAX_ANSWER_PARTS + 1:,} cells carry the id of this answer "
+                                    f"cell; the grader runs at most {MAX_ANSWER_PARTS} of them')"]
+    compile(answers["fc_params"][0], "<part>", "exec")   # the line the sandbox runs fails with the reason
+    assert {k: v for k, v in answers.items() if k != "fc_params"} == {k: v for k, v in honest.items() if k != "fc_params"}
